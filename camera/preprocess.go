@@ -1,0 +1,189 @@
+package camera
+
+import (
+	"fmt"
+	"image"
+	"image/draw"
+	"math"
+
+	xdraw "golang.org/x/image/draw"
+
+	"github.com/edgeclass/edgeclass/tflite"
+)
+
+// Fit says how a frame of another aspect ratio becomes the model's input.
+type Fit int
+
+const (
+	// Squash resizes the whole frame to the input size, ignoring aspect
+	// ratio (TFLite's image classifiers were evaluated this way).
+	Squash Fit = iota
+	// CenterCrop takes the largest centred region with the input's aspect
+	// ratio, then resizes it.
+	CenterCrop
+)
+
+// ParseFit reads "squash" or "crop".
+func ParseFit(s string) (Fit, error) {
+	switch s {
+	case "squash", "":
+		return Squash, nil
+	case "crop", "center-crop":
+		return CenterCrop, nil
+	}
+	return 0, fmt.Errorf("unknown fit %q (want squash or crop)", s)
+}
+
+// InputSpec describes how pixels become a model's input tensor.
+type InputSpec struct {
+	Width, Height int
+	Channels      int // 3 (RGB or BGR) or 1 (grey)
+	Type          tflite.TensorType
+	// Scale and ZeroPoint quantize 8-bit inputs.
+	Scale     float32
+	ZeroPoint int32
+	// Mean and Std normalize pixels: (pixel - Mean[c]) / Std[c].
+	Mean, Std [3]float32
+	BGR       bool
+	Fit       Fit
+	// passThrough marks 8-bit inputs whose quantization is the identity on
+	// pixels (scale = 1/Std, zero point = Mean): pixels are copied as they
+	// are, which is exact and how TFLite's image tools feed such models.
+	passThrough bool
+}
+
+// SpecFor derives the input spec of input tensor t of model m: size and type
+// from the tensor, normalization from the model's metadata (default mean
+// 127.5 and std 127.5, mapping pixels to [-1, 1]).
+func SpecFor(m *tflite.Model, t *tflite.Tensor) (InputSpec, error) {
+	s := t.Shape()
+	if len(s) != 4 || s[0] != 1 || (s[3] != 3 && s[3] != 1) {
+		return InputSpec{}, fmt.Errorf("input %q has shape %v, want [1, height, width, 3 or 1]", t.Name(), s)
+	}
+	spec := InputSpec{Height: s[1], Width: s[2], Channels: s[3], Type: t.Type(),
+		Mean: [3]float32{127.5, 127.5, 127.5}, Std: [3]float32{127.5, 127.5, 127.5}}
+	if m.Info != nil && len(m.Info.Inputs) > 0 {
+		in := m.Info.Inputs[0]
+		for c := 0; c < 3; c++ {
+			if n := len(in.Mean); n > 0 {
+				spec.Mean[c] = in.Mean[min(c, n-1)]
+			}
+			if n := len(in.Std); n > 0 {
+				spec.Std[c] = in.Std[min(c, n-1)]
+			}
+		}
+	}
+	switch t.Type() {
+	case tflite.Float32:
+	case tflite.Uint8, tflite.Int8:
+		q := t.Quant()
+		if q == nil || len(q.Scale) != 1 {
+			return InputSpec{}, fmt.Errorf("input %q is %s without per-tensor quantization", t.Name(), t.Type())
+		}
+		spec.Scale, spec.ZeroPoint = q.Scale[0], int32(q.ZeroPoint[0])
+	default:
+		return InputSpec{}, fmt.Errorf("input %q has type %s; images need float32, uint8 or int8", t.Name(), t.Type())
+	}
+	spec.passThrough = spec.identity()
+	return spec, nil
+}
+
+// identity reports whether quantizing normalized pixels gives the pixels
+// back (offset by 128 for int8), within 1%.
+func (s *InputSpec) identity() bool {
+	if s.Type == tflite.Float32 {
+		return false
+	}
+	offset := float32(0)
+	if s.Type == tflite.Int8 {
+		offset = 128
+	}
+	for c := 0; c < 3; c++ {
+		if math.Abs(float64(s.Scale*s.Std[c]-1)) > 0.01 || math.Abs(float64(float32(s.ZeroPoint)+offset-s.Mean[c])) > 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// Resize returns the part of img the spec's fit selects, scaled to the
+// input size with bilinear filtering (area-averaging when shrinking, as
+// golang.org/x/image/draw.BiLinear does), as RGBA.
+func (s *InputSpec) Resize(img image.Image) *image.RGBA {
+	src := img.Bounds()
+	if s.Fit == CenterCrop {
+		src = centerCrop(src, s.Width, s.Height)
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, s.Width, s.Height))
+	xdraw.BiLinear.Scale(dst, dst.Bounds(), img, src, draw.Src, nil)
+	return dst
+}
+
+func centerCrop(r image.Rectangle, w, h int) image.Rectangle {
+	rw, rh := r.Dx(), r.Dy()
+	// Largest rw' x rh' inside r with rw'/rh' = w/h.
+	if rw*h > rh*w {
+		cw := rh * w / h
+		x0 := r.Min.X + (rw-cw)/2
+		return image.Rect(x0, r.Min.Y, x0+cw, r.Max.Y)
+	}
+	ch := rw * h / w
+	y0 := r.Min.Y + (rh-ch)/2
+	return image.Rect(r.Min.X, y0, r.Max.X, y0+ch)
+}
+
+// Fill writes an image already at the input size into tensor t.
+func (s *InputSpec) Fill(t *tflite.Tensor, img *image.RGBA) error {
+	if t.Type() != s.Type || t.Len() != s.Width*s.Height*s.Channels {
+		return fmt.Errorf("input tensor is %s %v, spec wants %s %dx%dx%d", t.Type(), t.Shape(), s.Type, s.Height, s.Width, s.Channels)
+	}
+	dst := t.Bytes()
+	if img.Rect.Dx() != s.Width || img.Rect.Dy() != s.Height {
+		return fmt.Errorf("image is %dx%d, input is %dx%d", img.Rect.Dx(), img.Rect.Dy(), s.Width, s.Height)
+	}
+	f := t.Float32s()
+	i := 0
+	for y := 0; y < s.Height; y++ {
+		row := img.Pix[(y)*img.Stride:]
+		for x := 0; x < s.Width; x++ {
+			px := row[4*x : 4*x+3]
+			for c := 0; c < s.Channels; c++ {
+				var v uint8
+				switch {
+				case s.Channels == 1:
+					v = uint8(math.Round(0.299*float64(px[0]) + 0.587*float64(px[1]) + 0.114*float64(px[2])))
+				case s.BGR:
+					v = px[2-c]
+				default:
+					v = px[c]
+				}
+				s.store(dst, f, i, c, v)
+				i++
+			}
+		}
+	}
+	return nil
+}
+
+func (s *InputSpec) store(dst []byte, f []float32, i, c int, v uint8) {
+	switch {
+	case f != nil:
+		f[i] = (float32(v) - s.Mean[c]) / s.Std[c]
+	case s.passThrough && s.Type == tflite.Uint8:
+		dst[i] = v
+	case s.passThrough:
+		dst[i] = v ^ 0x80 // v - 128 as int8
+	default:
+		r := (float32(v) - s.Mean[c]) / s.Std[c]
+		lo, hi := int32(0), int32(255)
+		if s.Type == tflite.Int8 {
+			lo, hi = -128, 127
+		}
+		dst[i] = byte(tflite.QuantizeValue(r, s.Scale, s.ZeroPoint, lo, hi))
+	}
+}
+
+// Load resizes img and fills input tensor t with it.
+func (s *InputSpec) Load(t *tflite.Tensor, img image.Image) error {
+	return s.Fill(t, s.Resize(img))
+}

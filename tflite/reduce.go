@@ -1,0 +1,221 @@
+package tflite
+
+import (
+	"fmt"
+	"math"
+)
+
+// reduction describes reducing a tensor over some axes as rows: the output
+// element o collects the input elements at offsets base[o] + span[j].
+type reduction struct {
+	base []int32
+	span []int32
+}
+
+// newReduction resolves axes (negative counting from the end, repeats
+// allowed) and returns the output shape and the index sets.
+func newReduction(shape, axes []int, keepDims bool) ([]int, *reduction, error) {
+	rank := len(shape)
+	reduced := make([]bool, rank)
+	for _, a := range axes {
+		if a < 0 {
+			a += rank
+		}
+		if a < 0 || a >= rank {
+			return nil, nil, fmt.Errorf("axis %d is out of range for rank %d", a, rank)
+		}
+		reduced[a] = true
+	}
+	var outShape, keptDims, redDims []int
+	for d, r := range reduced {
+		if r {
+			redDims = append(redDims, shape[d])
+			if keepDims {
+				outShape = append(outShape, 1)
+			}
+		} else {
+			keptDims = append(keptDims, shape[d])
+			outShape = append(outShape, shape[d])
+		}
+	}
+	st := strides(shape)
+	pick := func(want bool) []int {
+		var s []int
+		for d, r := range reduced {
+			if r == want {
+				s = append(s, st[d])
+			}
+		}
+		return s
+	}
+	keptSt, redSt := pick(false), pick(true)
+	n, _ := elementCount(shape)
+	if n > 1<<28 {
+		return nil, nil, fmt.Errorf("input of %d elements is too large to reduce", n)
+	}
+	red := &reduction{}
+	elementIndex(keptDims, func(idx []int) { red.base = append(red.base, int32(offset(idx, keptSt))) })
+	elementIndex(redDims, func(idx []int) { red.span = append(red.span, int32(offset(idx, redSt))) })
+	return outShape, red, nil
+}
+
+// mean is a prepared MEAN.
+type mean struct {
+	red     *reduction
+	in, out []float32
+
+	qin, qout []byte
+	signed    bool
+	inZP      int32
+	outZP     int32
+	scale     requant
+	lo, hi    int32
+}
+
+func prepareMean(c *opContext) (kernel, error) {
+	if err := c.arity(2, 2, 1); err != nil {
+		return nil, err
+	}
+	o, err := options[ReducerOptions](c, true)
+	if err != nil {
+		return nil, err
+	}
+	in, out := c.in(0), c.out(0)
+	if err := checkTypes(floatOrQuant, in, out); err != nil {
+		return nil, err
+	}
+	axes, err := constInts(c, 1, "axes")
+	if err != nil {
+		return nil, err
+	}
+	shape, red, err := newReduction(in.def.Shape, axes, o.KeepDims)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkShape(out, shape); err != nil {
+		return nil, err
+	}
+	k := &mean{red: red}
+	if in.def.Type == Float32 {
+		k.in, k.out = in.Float32s(), out.Float32s()
+		return k, nil
+	}
+	inQ, err := perTensor(in)
+	if err != nil {
+		return nil, err
+	}
+	outQ, err := perTensor(out)
+	if err != nil {
+		return nil, err
+	}
+	k.qin, k.qout, k.signed = in.data, out.data, in.def.Type == Int8
+	k.inZP, k.outZP = inQ.zp, outQ.zp
+	k.lo, k.hi = qrange(out.def.Type)
+	k.scale = newRequant(inQ.scale / (outQ.scale * float64(max(1, len(red.span)))))
+	return k, nil
+}
+
+// eval averages; quantized sums of (x - zero point) are rescaled with one
+// fixed-point multiplier that includes the division by the count.
+func (k *mean) eval() {
+	for o, b := range k.red.base {
+		if k.in != nil {
+			var sum float32
+			for _, s := range k.red.span {
+				sum += k.in[b+s]
+			}
+			k.out[o] = sum / float32(len(k.red.span))
+			continue
+		}
+		var sum int32
+		for _, s := range k.red.span {
+			v := int32(k.qin[b+s])
+			if k.signed {
+				v = int32(int8(v))
+			}
+			sum += v - k.inZP
+		}
+		k.qout[o] = byte(clamp32(k.scale.apply(sum)+k.outZP, k.lo, k.hi))
+	}
+}
+
+// argMax is a prepared ARG_MAX over one axis.
+type argMax struct {
+	red   *reduction
+	in    *Tensor
+	out32 []int32
+	out64 []int64
+	vals  func(i int32) float64
+}
+
+func prepareArgMax(c *opContext) (kernel, error) {
+	if err := c.arity(2, 2, 1); err != nil {
+		return nil, err
+	}
+	o, err := options[ArgMaxOptions](c, true)
+	if err != nil {
+		return nil, err
+	}
+	in, out := c.in(0), c.out(0)
+	axis, err := constInts(c, 1, "axis")
+	if err != nil {
+		return nil, err
+	}
+	if len(axis) != 1 {
+		return nil, fmt.Errorf("axis must hold one value, has %d", len(axis))
+	}
+	shape, red, err := newReduction(in.def.Shape, axis, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkShape(out, shape); err != nil {
+		return nil, err
+	}
+	k := &argMax{red: red, in: in}
+	want := o.OutputType
+	if c.op.Options == nil {
+		want = out.def.Type
+	}
+	if out.def.Type != want {
+		return nil, fmt.Errorf("output type %s differs from the option's %s", out.def.Type, want)
+	}
+	switch out.def.Type {
+	case Int32:
+		k.out32 = out.Int32s()
+	case Int64:
+		k.out64 = out.Int64s()
+	default:
+		return nil, fmt.Errorf("output type %s is not int32 or int64", out.def.Type)
+	}
+	switch in.def.Type {
+	case Float32:
+		f := in.Float32s()
+		k.vals = func(i int32) float64 { return float64(f[i]) }
+	case Uint8:
+		k.vals = func(i int32) float64 { return float64(in.data[i]) }
+	case Int8:
+		k.vals = func(i int32) float64 { return float64(int8(in.data[i])) }
+	case Int32:
+		v := in.Int32s()
+		k.vals = func(i int32) float64 { return float64(v[i]) }
+	default:
+		return nil, fmt.Errorf("input type %s is not supported", in.def.Type)
+	}
+	return k, nil
+}
+
+func (k *argMax) eval() {
+	for o, b := range k.red.base {
+		best, bi := math.Inf(-1), 0
+		for j, s := range k.red.span {
+			if v := k.vals(b + s); v > best {
+				best, bi = v, j
+			}
+		}
+		if k.out32 != nil {
+			k.out32[o] = int32(bi)
+		} else {
+			k.out64[o] = int64(bi)
+		}
+	}
+}
