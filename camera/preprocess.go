@@ -46,9 +46,9 @@ type InputSpec struct {
 	Mean, Std [3]float32
 	BGR       bool
 	Fit       Fit
-	// passThrough marks 8-bit inputs whose quantization is the identity on
-	// pixels (scale = 1/Std, zero point = Mean): pixels are copied as they
-	// are, which is exact and how TFLite's image tools feed such models.
+	// passThrough marks 8-bit inputs fed raw pixels (minus 128 for int8):
+	// all uint8 inputs, and int8 inputs whose quantization is the identity
+	// on pixels (scale = 1/Std, zero point = Mean - 128).
 	passThrough bool
 }
 
@@ -84,7 +84,10 @@ func SpecFor(m *tflite.Model, t *tflite.Tensor) (InputSpec, error) {
 	default:
 		return InputSpec{}, fmt.Errorf("input %q has type %s; images need float32, uint8 or int8", t.Name(), t.Type())
 	}
-	spec.passThrough = spec.identity()
+	// uint8 inputs take raw pixels, as TFLite's image tools feed them: the
+	// normalization in metadata describes the float model they came from
+	// (AutoML models say mean 0, std 1 beside an input scale of 1/127).
+	spec.passThrough = spec.Type == tflite.Uint8 || spec.identity()
 	return spec, nil
 }
 
