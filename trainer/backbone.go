@@ -334,11 +334,11 @@ func floatGraph(src *tflite.Model, feat int, spec camera.InputSpec) (*tflite.Mod
 		if spec.Type == tflite.Int8 {
 			zp += 128
 		}
-		raw := spec.Type == tflite.Uint8
+		identity := true
 		for c := range mean {
-			raw = raw || math.Abs(float64(s*std[c]-1)) <= 0.01 && math.Abs(float64(zp-mean[c])) <= 1
+			identity = identity && math.Abs(float64(s*std[c]-1)) <= 0.01 && math.Abs(float64(zp-mean[c])) <= 1
 		}
-		if raw {
+		if spec.Type == tflite.Uint8 || identity {
 			for c := range mean {
 				mean[c], std[c] = zp, 1/s
 			}
