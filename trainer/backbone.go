@@ -114,6 +114,38 @@ func LoadBackbone(path, featureTensor string, fit camera.Fit) (*Backbone, error)
 	}, nil
 }
 
+// withModel returns the backbone with another float graph of the same
+// shape (stage 2's trained weights).
+func (b *Backbone) withModel(m *tflite.Model) *Backbone {
+	c := *b
+	c.Model = m
+	return &c
+}
+
+// topElems is the number of elements of tensor t of m's main graph.
+func topElems(m *tflite.Model, t int) int {
+	n := 1
+	for _, d := range m.Main().Tensors[t].Shape {
+		n *= d
+	}
+	return n
+}
+
+func hashString(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// withOutputs returns a new model sharing m's graph and constants, with
+// other outputs. (A new Model, not a copy: a model caches state derived
+// from its constants.)
+func withOutputs(m *tflite.Model, outputs []int) *tflite.Model {
+	g := *m.Main()
+	g.Outputs = slices.Clone(outputs)
+	return &tflite.Model{Version: m.Version, Description: m.Description, Subgraphs: []tflite.Subgraph{g},
+		Buffers: slices.Clone(m.Buffers), Info: m.Info, Files: m.Files}
+}
+
 // tensorByName finds a tensor by its name or, since converters join the
 // names of fused operations with ';', by one unique part of its name.
 func tensorByName(sg *tflite.Subgraph, name string) int {

@@ -63,9 +63,10 @@ func floatClassifier(bb *Backbone, h *Head, classes []string) (*tflite.Model, er
 }
 
 // verifyExport runs the exported graph through the engine on a few test
-// images and checks that it gives the probabilities the head gives on the
-// cached features: the float metrics are computed from the latter.
-func verifyExport(m *tflite.Model, bb *Backbone, h *Head, ds *Dataset, items []int, feats *Features) error {
+// images (items, whose features are ex) and checks that it gives the
+// probabilities the head gives on the features: the float metrics are
+// computed from the latter.
+func verifyExport(m *tflite.Model, bb *Backbone, h *Head, ds *Dataset, items []int, ex examples) error {
 	it, err := tflite.NewInterpreter(m, nil)
 	if err != nil {
 		return fmt.Errorf("export: the float model does not run: %w", err)
@@ -73,7 +74,7 @@ func verifyExport(m *tflite.Model, bb *Backbone, h *Head, ds *Dataset, items []i
 	defer it.Close()
 	want := make([]float32, h.Classes)
 	const checks = 3
-	for _, i := range items[:min(checks, len(items))] {
+	for k, i := range items[:min(checks, len(items))] {
 		item := &ds.Items[i]
 		img, err := ds.Load(item)
 		if err != nil {
@@ -85,7 +86,7 @@ func verifyExport(m *tflite.Model, bb *Backbone, h *Head, ds *Dataset, items []i
 		if err := it.Invoke(); err != nil {
 			return err
 		}
-		h.Probs(feats.Vec[i][0], want)
+		h.Probs(ex.x[k][0], want)
 		got := it.Output(0).Float32s()
 		for k := range want {
 			if math.Abs(float64(got[k]-want[k])) > 1e-4 {

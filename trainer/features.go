@@ -139,18 +139,23 @@ func viewKey(sum [32]byte, view int, aug Augment, seed uint64) [32]byte {
 	return sha256.Sum256(fmt.Appendf(nil, "augmented\x00%x\x00%d\x00%d\x00%s", sum, seed, view, aug.key()))
 }
 
-// Features holds the feature vectors of a data set's items: Vec[i][v] is
+// Features holds a tensor's values for a data set's items: Vec[i][v] is
 // view v of item i (view 0 the original).
 type Features struct {
 	Dim int
 	Vec [][][]float32
 }
 
-// extractFeatures computes (or reads from the cache) view 0 of every item
-// and views 1..aug.Views of the training items. Workers each run their own
-// single-threaded interpreter; images are decoded once for all their views.
-func extractFeatures(ctx context.Context, bb *Backbone, ds *Dataset, cache *featureCache, aug Augment, seed uint64, workers int, log io.Writer) (*Features, error) {
-	fs := &Features{Dim: bb.Dim, Vec: make([][][]float32, len(ds.Items))}
+// extractFeatures computes (or reads from the caches) the given tensors of
+// the backbone's float graph for view 0 of every item and views
+// 1..aug.Views of the training items; caches[k] holds tensor k. Workers
+// each run their own single-threaded interpreter; images are decoded once
+// for all their views.
+func extractFeatures(ctx context.Context, bb *Backbone, tensors []int, caches []*featureCache, ds *Dataset, aug Augment, seed uint64, workers int, log io.Writer) ([]*Features, error) {
+	out := make([]*Features, len(tensors))
+	for k := range tensors {
+		out[k] = &Features{Dim: caches[k].dim, Vec: make([][][]float32, len(ds.Items))}
+	}
 	type job struct {
 		item  int
 		views []int
@@ -163,12 +168,19 @@ func extractFeatures(ctx context.Context, bb *Backbone, ds *Dataset, cache *feat
 		if it.Split == SplitTrain {
 			n += aug.Views
 		}
-		fs.Vec[i] = make([][]float32, n)
 		var missing []int
+		for k := range tensors {
+			out[k].Vec[i] = make([][]float32, n)
+		}
 		for v := 0; v < n; v++ {
-			if vec, ok := cache.get(viewKey(it.SHA256, v, aug, seed)); ok {
-				fs.Vec[i][v] = vec
-			} else {
+			key := viewKey(it.SHA256, v, aug, seed)
+			have := true
+			for k := range tensors {
+				vec, ok := caches[k].get(key)
+				out[k].Vec[i][v] = vec
+				have = have && ok
+			}
+			if !have {
 				missing = append(missing, v)
 			}
 		}
@@ -178,19 +190,20 @@ func extractFeatures(ctx context.Context, bb *Backbone, ds *Dataset, cache *feat
 		}
 	}
 	if todo == 0 {
-		return fs, nil
+		return out, nil
 	}
+	m := withOutputs(bb.Model, tensors)
 	workers = max(1, min(workers, len(jobs)))
 	its := make([]*tflite.Interpreter, workers)
 	for w := range its {
-		it, err := tflite.NewInterpreter(bb.Model, nil)
+		it, err := tflite.NewInterpreter(m, nil)
 		if err != nil {
 			return nil, fmt.Errorf("backbone: %w", err)
 		}
 		defer it.Close()
 		its[w] = it
 	}
-	prog := newProgress(log, "features", todo)
+	prog := newProgress(log, "backbone", todo)
 	errs := make([]error, len(jobs))
 	err := parallel(ctx, len(jobs), workers, func(w, j int) {
 		jb := jobs[j]
@@ -214,9 +227,15 @@ func extractFeatures(ctx context.Context, bb *Backbone, ds *Dataset, cache *feat
 				errs[j] = fmt.Errorf("%s: %w", item.Rel, err)
 				return
 			}
-			vec := append([]float32(nil), it.Output(0).Float32s()...)
-			fs.Vec[jb.item][v] = vec
-			cache.put(viewKey(item.SHA256, v, aug, seed), vec)
+			key := viewKey(item.SHA256, v, aug, seed)
+			for k := range tensors {
+				if _, ok := caches[k].get(key); ok {
+					continue
+				}
+				vec := append([]float32(nil), it.Output(k).Float32s()...)
+				out[k].Vec[jb.item][v] = vec
+				caches[k].put(key, vec)
+			}
 			prog.add(1, "")
 		}
 	})
@@ -227,5 +246,5 @@ func extractFeatures(ctx context.Context, bb *Backbone, ds *Dataset, cache *feat
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
-	return fs, nil
+	return out, nil
 }

@@ -44,6 +44,7 @@ type Config struct {
 	NearDuplicate int        // largest hash distance of near duplicates; <0 off
 	Augment       Augment
 	Head          HeadConfig
+	FineTune      FineTuneConfig
 	Int8          bool // also write the int8 model
 	Workers       int  // parallel backbone runs; 0 means the number of CPUs
 	Log           io.Writer
@@ -57,6 +58,7 @@ func DefaultConfig() Config {
 		NearDuplicate: DefaultNearDuplicate,
 		Augment:       Augment{Views: 2, Flip: true, Rotate: 15, Zoom: 0.2, Brightness: 0.2, Contrast: 0.2},
 		Head:          DefaultHead,
+		FineTune:      DefaultFineTune,
 		Int8:          true,
 	}
 }
@@ -69,6 +71,10 @@ type Result struct {
 	Backbone  BackboneInfo
 	History   []Epoch
 	BestEpoch int
+	// Stage 2, when run, and the metrics of the stage-1 head before it.
+	FineTuneHistory []Epoch
+	FineTuneBest    int
+	HeadOnly        ModelMetrics
 	// Float is the float model's metrics (computed on the cached features
 	// of the same float graph); Int8 the int8 model's, run by the engine.
 	Float, Int8 ModelMetrics
@@ -105,6 +111,9 @@ func (c *Config) check() error {
 		}
 	}
 	if err := c.Augment.Check(); err != nil {
+		return err
+	}
+	if err := c.FineTune.Check(); err != nil {
 		return err
 	}
 	return c.Head.Check()
@@ -173,32 +182,54 @@ func Train(ctx context.Context, cfg Config) (*Result, error) {
 	res.Backbone = bb.Source
 	fmt.Fprintf(log, "backbone: %s, cut at %q (%d features, %d operators, input %dx%d)\n",
 		filepath.Base(cfg.Backbone), bb.Feature, bb.Dim, bb.Source.Operators, bb.Spec.Width, bb.Spec.Height)
-	cache, err := openCache(filepath.Join(cfg.Out, "cache"), bb.Hash, bb.Dim)
-	if err != nil {
-		return nil, err
+	// The tensors to compute once per image and view: the features, and
+	// for stage 2 the input of the top part that is trained.
+	tensors := []int{bb.Model.Main().Outputs[0]}
+	var top *topNet
+	if cfg.FineTune.Layers > 0 {
+		if top, err = newTopNet(bb.Model, cfg.FineTune.Layers); err != nil {
+			return nil, err
+		}
+		tensors = append(tensors, top.cut)
+		fmt.Fprintf(log, "fine-tune: %d convolution layers above %q (%d values per image)\n",
+			top.trains, bb.Model.Main().Tensors[top.cut].Name, top.elems(top.cut))
 	}
-	feats, err := extractFeatures(ctx, bb, ds, cache, cfg.Augment, cfg.Seed, cfg.Workers, log)
-	if cerr := cache.close(); err == nil && cerr != nil {
-		err = fmt.Errorf("feature cache: %w", cerr)
+	var caches []*featureCache
+	for k, t := range tensors {
+		key := bb.Hash
+		if k > 0 {
+			key = hashString(bb.Hash + "\x00" + bb.Model.Main().Tensors[t].Name)
+		}
+		c, err := openCache(filepath.Join(cfg.Out, "cache"), key, topElems(bb.Model, t))
+		if err != nil {
+			return nil, err
+		}
+		caches = append(caches, c)
+	}
+	vals, err := extractFeatures(ctx, bb, tensors, caches, ds, cfg.Augment, cfg.Seed, cfg.Workers, log)
+	for _, c := range caches {
+		if cerr := c.close(); err == nil && cerr != nil {
+			err = fmt.Errorf("feature cache: %w", cerr)
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	lap("features")
 
-	// Head.
-	split := func(name string) (examples, []int) {
+	// Stage 1: the head on the features.
+	split := func(f *Features, name string) (examples, []int) {
 		idx := ds.Subset(name)
 		ex := examples{}
 		for _, i := range idx {
-			ex.x = append(ex.x, feats.Vec[i])
+			ex.x = append(ex.x, f.Vec[i])
 			ex.y = append(ex.y, ds.Items[i].Class)
 		}
 		return ex, idx
 	}
-	train, _ := split(SplitTrain)
-	val, _ := split(SplitVal)
-	test, testIdx := split(SplitTest)
+	train, _ := split(vals[0], SplitTrain)
+	val, _ := split(vals[0], SplitVal)
+	test, testIdx := split(vals[0], SplitTest)
 	head, hist, best, err := trainHead(train, val, len(ds.Classes), cfg.Head, cfg.Seed, log)
 	if err != nil {
 		return nil, err
@@ -206,16 +237,37 @@ func Train(ctx context.Context, cfg Config) (*Result, error) {
 	res.History, res.BestEpoch = hist, best
 	lap("train")
 
+	// Stage 2: the top of the backbone with the head.
+	if top != nil {
+		res.HeadOnly.Val, _ = headMetrics(head, ds, val, nil)
+		res.HeadOnly.Test, _ = headMetrics(head, ds, test, nil)
+		fmt.Fprintf(log, "stage 1 (head only): %s\n", accuracies(res.HeadOnly))
+		ctrain, _ := split(vals[1], SplitTrain)
+		cval, _ := split(vals[1], SplitVal)
+		ctest, _ := split(vals[1], SplitTest)
+		m, h2, hist2, best2, err := fineTune(top, head, ctrain, cval, cfg.FineTune, cfg.Head, cfg.Seed, log)
+		if err != nil {
+			return nil, err
+		}
+		head, res.FineTuneHistory, res.FineTuneBest = h2, hist2, best2
+		bb = bb.withModel(m)
+		// The features of the evaluated images change with the backbone.
+		val.x = wrapViews(top.features(cval, cfg.Head.BatchSize))
+		test.x = wrapViews(top.features(ctest, cfg.Head.BatchSize))
+		lap("fine-tune")
+	}
+
 	valM, _ := headMetrics(head, ds, val, nil)
 	testM, testPreds := headMetrics(head, ds, test, testIdx)
 	res.Float = ModelMetrics{Val: valM, Test: testM}
+	fmt.Fprintf(log, "float model: %s\n", accuracies(res.Float))
 
 	// Export and int8.
 	floatModel, err := floatClassifier(bb, head, ds.Classes)
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyExport(floatModel, bb, head, ds, testIdx, feats); err != nil {
+	if err := verifyExport(floatModel, bb, head, ds, testIdx, test); err != nil {
 		return nil, err
 	}
 	setLabels(floatModel, ds.Classes)
@@ -268,6 +320,20 @@ func calibrationItems(ds *Dataset, seed uint64) []int {
 	rng := rand.New(rand.NewPCG(seed, 0x63616c6962))
 	rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 	return idx[:min(len(idx), 200)]
+}
+
+// accuracies is a one-line account of a model's metrics.
+func accuracies(m ModelMetrics) string {
+	var parts []string
+	for _, s := range []struct {
+		name string
+		m    *Metrics
+	}{{SplitVal, m.Val}, {SplitTest, m.Test}} {
+		if s.m != nil {
+			parts = append(parts, fmt.Sprintf("%s accuracy %.2f%% (%d images)", s.name, 100*s.m.Accuracy, s.m.N))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // headMetrics evaluates the head on view 0 of the examples; idx (when not
