@@ -192,11 +192,10 @@ func confusionPNG(path, title string, m *Metrics) error {
 	labelW = min(labelW, 24)*charW + 12
 	cell := 64
 	ox, oy := labelW, 60+labelW
-	w, h := ox+cols*cell+20, oy+k*cell+40
+	w, h := max(ox+cols*cell+20, len(title)*charW+20), oy+k*cell+40
 	img := canvas(w, h)
 	text(img, 10, 8, title, black)
-	text(img, ox, oy-labelW-18, "predicted ->", black)
-	text(img, 10, 30, "true class down, predicted across", grey)
+	text(img, 10, 30, "rows: true class, columns: predicted class", grey)
 	for j := 0; j < cols; j++ {
 		drawVertical(img, ox+j*cell+cell/2-lineH/2, oy-6, fit(name(j), 24))
 	}
@@ -254,9 +253,9 @@ type thumb struct {
 
 // contactSheetPNG draws thumbnails in a grid, eight to a row.
 func contactSheetPNG(path, title string, thumbs []thumb) error {
-	const size, capH, perRow = 120, 2*lineH + 6, 8
+	const size, capH, perRow = 140, 2*lineH + 6, 7
 	rows := (len(thumbs) + perRow - 1) / perRow
-	w := perRow*(size+8) + 8
+	w := max(perRow*(size+8)+8, len(title)*charW+16)
 	img := canvas(w, 30+max(1, rows)*(size+capH+8))
 	text(img, 8, 8, title, black)
 	for i, th := range thumbs {

@@ -13,7 +13,7 @@ import (
 
 // progress draws a progress bar with rate and ETA on one line of a terminal
 // (redrawn at most 10 times a second), or, when the writer is not a
-// terminal, prints a line at every tenth of the work.
+// terminal (a log file), prints a line every 30 seconds and at the end.
 type progress struct {
 	mu       sync.Mutex
 	w        io.Writer
@@ -24,11 +24,11 @@ type progress struct {
 	note     string
 	start    time.Time
 	drawn    time.Time
-	lastTick int
 }
 
 func newProgress(w io.Writer, label string, total int) *progress {
 	p := &progress{w: w, label: label, total: total, start: time.Now()}
+	p.drawn = p.start
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
@@ -54,8 +54,8 @@ func (p *progress) add(n int, note string) {
 	case p.tty && (now.Sub(p.drawn) >= 100*time.Millisecond || p.done >= p.total):
 		p.drawn = now
 		fmt.Fprintf(p.w, "\r%s\x1b[K", p.line(now))
-	case !p.tty && p.total > 0 && p.done*10/p.total > p.lastTick && p.done < p.total:
-		p.lastTick = p.done * 10 / p.total
+	case !p.tty && now.Sub(p.drawn) >= 30*time.Second && p.done < p.total:
+		p.drawn = now
 		fmt.Fprintln(p.w, p.line(now))
 	}
 }

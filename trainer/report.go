@@ -82,7 +82,7 @@ func writeEvalReport(dir, prefix, title string, ds *Dataset, res *EvalResult) er
 		}
 		thumbs = append(thumbs, thumb{img: img,
 			line1: "true " + ds.Classes[p.Truth], color1: green,
-			line2: fmt.Sprintf("got %s %.2f", p.Label, p.Score), color2: red})
+			line2: fmt.Sprintf("got %.2f %s", p.Score, p.Label), color2: red})
 	}
 	t := fmt.Sprintf("%s: %d of %d wrong", title, wrong, len(res.Predictions))
 	if wrong > len(thumbs) {
