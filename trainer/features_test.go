@@ -74,3 +74,37 @@ func TestViewKeys(t *testing.T) {
 		t.Error("different views share a cache key")
 	}
 }
+
+// FuzzFeatureCache feeds arbitrary files to the cache loader: it must
+// refuse or read them, never panic, and read only whole records.
+func FuzzFeatureCache(f *testing.F) {
+	hash := strings.Repeat("cd", 32)
+	dir := f.TempDir()
+	c, err := openCache(dir, hash, 2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var k [32]byte
+	c.put(k, []float32{1, 2})
+	c.close()
+	good, _ := os.ReadFile(filepath.Join(dir, "features-"+hash[:16]+".bin"))
+	f.Add(good)
+	f.Add(good[:len(good)-3])
+	f.Add([]byte(cacheMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "features-"+hash[:16]+".bin"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := openCache(dir, hash, 2)
+		if err != nil {
+			return
+		}
+		defer c.close()
+		for _, v := range c.vecs {
+			if len(v) != 2 {
+				t.Fatalf("record of %d values", len(v))
+			}
+		}
+	})
+}

@@ -158,16 +158,17 @@ func chart(img *image.RGBA, r image.Rectangle, title string, ss []series, mark i
 	}
 }
 
-// curvesPNG draws loss and accuracy per epoch, train and validation.
-func curvesPNG(path string, hist []Epoch, best int) error {
+// curvesPNG draws loss and accuracy per epoch, train and validation, of
+// one training stage, marking the kept epoch.
+func curvesPNG(path, stage string, hist []Epoch, best int) error {
 	img := canvas(1000, 380)
 	var tl, vl, ta, va []float64
 	for _, e := range hist {
 		tl, vl = append(tl, e.TrainLoss), append(vl, e.ValLoss)
 		ta, va = append(ta, e.TrainAcc), append(va, e.ValAcc)
 	}
-	chart(img, image.Rect(0, 0, 500, 380), "loss", []series{{"train", blue, tl}, {"val", orange, vl}}, best)
-	chart(img, image.Rect(500, 0, 1000, 380), "accuracy", []series{{"train", blue, ta}, {"val", orange, va}}, best)
+	chart(img, image.Rect(0, 0, 500, 380), stage+": loss", []series{{"train", blue, tl}, {"val", orange, vl}}, best)
+	chart(img, image.Rect(500, 0, 1000, 380), stage+": accuracy", []series{{"train", blue, ta}, {"val", orange, va}}, best)
 	return savePNG(path, img)
 }
 

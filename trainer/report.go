@@ -144,7 +144,11 @@ type cardData struct {
 }
 
 type cardTraining struct {
-	Head      HeadConfig `json:"head"`
+	Head      HeadConfig      `json:"head"`
+	FineTune  *FineTuneConfig `json:"fine_tune,omitempty"`
+	// Stage 2's epochs run and kept, when it ran.
+	FineTuneEpochs int `json:"fine_tune_epochs_run,omitempty"`
+	FineTuneBest   int `json:"fine_tune_best_epoch,omitempty"`
 	Augment   Augment    `json:"augment"`
 	Fit       string     `json:"fit"`
 	Seed      uint64     `json:"seed"`
@@ -171,6 +175,11 @@ func newModelCard(cfg *Config, ds *Dataset, res *Result) *modelCard {
 	}
 	if res.Int8.Test != nil {
 		card.Metrics["int8"] = res.Int8
+	}
+	if len(res.FineTuneHistory) > 0 {
+		ft := cfg.FineTune
+		card.Training.FineTune, card.Training.FineTuneEpochs, card.Training.FineTuneBest = &ft, len(res.FineTuneHistory), res.FineTuneBest
+		card.Metrics["head_only"] = res.HeadOnly
 	}
 	for _, s := range []string{SplitTrain, SplitVal, SplitTest} {
 		card.Splits[s] = map[string]int{}
@@ -212,11 +221,15 @@ func (c *modelCard) markdown() string {
 		h.Dropout, c.Backbone.FeatureDim, len(c.Classes), h.LearningRate, h.BatchSize, h.LabelSmoothing, h.WeightDecay, h.Balance)
 	fmt.Fprintf(&b, "- Training: %d epochs run (at most %d, patience %d), best val loss at epoch %d; seed %d; images fitted by %s\n",
 		c.Training.Epochs, h.Epochs, h.Patience, c.Training.BestEpoch, c.Training.Seed, c.Training.Fit)
+	if ft := c.Training.FineTune; ft != nil {
+		fmt.Fprintf(&b, "- Stage 2: the backbone's top %d convolution layers trained with the head, learning rate %g (cosine decay), %d epochs run (at most %d), best val loss at epoch %d; metrics of the head alone are listed as head_only\n",
+			ft.Layers, ft.LearningRate, c.Training.FineTuneEpochs, ft.Epochs, c.Training.FineTuneBest)
+	}
 	a := c.Training.Augment
 	fmt.Fprintf(&b, "- Augmentation: %d views per training image; flip %t, rotation +-%g deg, zoom up to %g, brightness +-%g, contrast +-%g\n\n",
 		a.Views, a.Flip, a.Rotate, a.Zoom, a.Brightness, a.Contrast)
 	b.WriteString("## Metrics\n\n| model | split | accuracy | macro F1 | images |\n|---|---|---:|---:|---:|\n")
-	for _, name := range []string{"float", "int8"} {
+	for _, name := range []string{"head_only", "float", "int8"} {
 		mm, ok := c.Metrics[name]
 		if !ok {
 			continue
@@ -266,10 +279,18 @@ func writeTrainReports(cfg *Config, ds *Dataset, res *Result, floatTest, int8Tes
 	if res.Int8.Test != nil {
 		metrics["int8"] = res.Int8
 	}
-	if err := writeJSON(filepath.Join(out, "metrics.json"), metrics); err != nil {
+	if err := curvesPNG(filepath.Join(out, "curves.png"), "head", res.History, res.BestEpoch); err != nil {
 		return err
 	}
-	if err := curvesPNG(filepath.Join(out, "curves.png"), res.History, res.BestEpoch); err != nil {
+	if len(res.FineTuneHistory) > 0 {
+		metrics["fine_tune_history"] = res.FineTuneHistory
+		metrics["fine_tune_best_epoch"] = res.FineTuneBest
+		metrics["head_only"] = res.HeadOnly
+		if err := curvesPNG(filepath.Join(out, "curves_fine_tune.png"), "fine-tune", res.FineTuneHistory, res.FineTuneBest); err != nil {
+			return err
+		}
+	}
+	if err := writeJSON(filepath.Join(out, "metrics.json"), metrics); err != nil {
 		return err
 	}
 	if floatTest.Metrics.N > 0 {

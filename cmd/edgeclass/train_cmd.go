@@ -43,6 +43,9 @@ func runTrain(args []string) error {
 	fs.Float64Var(&cfg.Head.WeightDecay, "weight-decay", d.Head.WeightDecay, "decoupled weight decay")
 	fs.IntVar(&cfg.Head.Patience, "patience", d.Head.Patience, "stop after this many epochs without a better validation loss (0: never)")
 	fs.StringVar(&cfg.Head.Balance, "balance", d.Head.Balance, "class imbalance: none, weights (loss weights) or sample (balanced sampling)")
+	fs.IntVar(&cfg.FineTune.Layers, "fine-tune", 0, "stage 2: also train the backbone's top N convolution layers (e.g. 4: MobileNetV2's last block and final 1x1 convolution); 0: head only")
+	fs.IntVar(&cfg.FineTune.Epochs, "fine-tune-epochs", d.FineTune.Epochs, "stage 2: most epochs")
+	fs.Float64Var(&cfg.FineTune.LearningRate, "fine-tune-lr", d.FineTune.LearningRate, "stage 2: peak learning rate")
 	fs.BoolVar(&cfg.Int8, "int8", d.Int8, "also write the int8 model")
 	fs.IntVar(&cfg.Workers, "workers", 0, "parallel backbone runs (default: the number of CPUs)")
 	if _, err := parseInterspersed(fs, args); err != nil {
