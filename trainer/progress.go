@@ -15,15 +15,15 @@ import (
 // (redrawn at most 10 times a second), or, when the writer is not a
 // terminal (a log file), prints a line every 30 seconds and at the end.
 type progress struct {
-	mu       sync.Mutex
-	w        io.Writer
-	tty      bool
-	label    string
-	total    int
-	done     int
-	note     string
-	start    time.Time
-	drawn    time.Time
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool
+	label string
+	total int
+	done  int
+	note  string
+	start time.Time
+	drawn time.Time
 }
 
 func newProgress(w io.Writer, label string, total int) *progress {

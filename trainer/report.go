@@ -144,16 +144,16 @@ type cardData struct {
 }
 
 type cardTraining struct {
-	Head      HeadConfig      `json:"head"`
-	FineTune  *FineTuneConfig `json:"fine_tune,omitempty"`
+	Head     HeadConfig      `json:"head"`
+	FineTune *FineTuneConfig `json:"fine_tune,omitempty"`
 	// Stage 2's epochs run and kept, when it ran.
-	FineTuneEpochs int `json:"fine_tune_epochs_run,omitempty"`
-	FineTuneBest   int `json:"fine_tune_best_epoch,omitempty"`
-	Augment   Augment    `json:"augment"`
-	Fit       string     `json:"fit"`
-	Seed      uint64     `json:"seed"`
-	Epochs    int        `json:"epochs_run"`
-	BestEpoch int        `json:"best_epoch"`
+	FineTuneEpochs int     `json:"fine_tune_epochs_run,omitempty"`
+	FineTuneBest   int     `json:"fine_tune_best_epoch,omitempty"`
+	Augment        Augment `json:"augment"`
+	Fit            string  `json:"fit"`
+	Seed           uint64  `json:"seed"`
+	Epochs         int     `json:"epochs_run"`
+	BestEpoch      int     `json:"best_epoch"`
 }
 
 func newModelCard(cfg *Config, ds *Dataset, res *Result) *modelCard {
