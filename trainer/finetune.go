@@ -513,46 +513,102 @@ func parallelRange(n int, fn func(lo, hi int)) {
 	parallelChunks(n, func(_, lo, hi int) { fn(lo, hi) })
 }
 
-// matMulT computes y[m][o] = dot(x[m][:k], w[o][:k]) for rows m < rows.
+// The 1x1 convolutions are matrix products, all computed by gemmNT in the
+// form c[i][j] = sum_k a[i][k] * b[j][k] (both operands with k contiguous),
+// with transposes where the natural layout differs.
+
+// matMulT computes y[m][o] = sum_k x[m][k] * w[o][k].
 func matMulT(y, x, w []float32, rows, k, outs int) {
-	parallelRange(rows, func(lo, hi int) {
-		for m := lo; m < hi; m++ {
-			xr := x[m*k : (m+1)*k]
-			yr := y[m*outs : (m+1)*outs]
-			for o := range yr {
-				yr[o] = dot(w[o*k:(o+1)*k], xr)
-			}
-		}
-	})
+	gemmNT(y, x, w, rows, outs, k, false)
 }
 
-// matMul computes gx[m][:k] = sum_o gy[m][o] * w[o][:k].
+// matMul computes gx[m][k] = sum_o gy[m][o] * w[o][k].
 func matMul(gx, gy, w []float32, rows, outs, k int) {
-	parallelRange(rows, func(lo, hi int) {
-		for m := lo; m < hi; m++ {
-			dst := gx[m*k : (m+1)*k]
-			for o, g := range gy[m*outs : (m+1)*outs] {
-				if g != 0 {
-					axpy(g, w[o*k:(o+1)*k], dst)
+	gemmNT(gx, gy, transpose(w, outs, k), rows, k, outs, false)
+}
+
+// matMulAccT accumulates gw[o][k] += sum_m gy[m][o] * x[m][k].
+func matMulAccT(gw, gy, x []float32, rows, outs, k int) {
+	gemmNT(gw, transpose(gy, rows, outs), transpose(x, rows, k), outs, k, rows, true)
+}
+
+// transpose returns the cols x rows transpose of a rows x cols matrix.
+func transpose(a []float32, rows, cols int) []float32 {
+	t := make([]float32, rows*cols)
+	const blk = 32
+	for r0 := 0; r0 < rows; r0 += blk {
+		for c0 := 0; c0 < cols; c0 += blk {
+			for r := r0; r < min(r0+blk, rows); r++ {
+				for c := c0; c < min(c0+blk, cols); c++ {
+					t[c*rows+r] = a[r*cols+c]
+				}
+			}
+		}
+	}
+	return t
+}
+
+// gemmNT computes (or with acc, adds to) c[i][j] = sum_k a[i][k] * b[j][k]
+// for i < n, j < m. It works on 2x4 tiles of c, so each loaded value of a
+// and b serves several products, and splits the rows of c over workers.
+func gemmNT(c, a, b []float32, n, m, k int, acc bool) {
+	parallelRange((n+1)/2, func(lo, hi int) {
+		for i := 2 * lo; i < min(2*hi, n); i += 2 {
+			a0 := a[i*k : (i+1)*k]
+			a1 := a0
+			if i+1 < n {
+				a1 = a[(i+1)*k : (i+2)*k]
+			}
+			j := 0
+			for ; j+4 <= m; j += 4 {
+				b0, b1, b2, b3 := b[j*k:(j+1)*k], b[(j+1)*k:(j+2)*k], b[(j+2)*k:(j+3)*k], b[(j+3)*k:(j+4)*k]
+				// Equal lengths let the compiler drop bounds checks.
+				a1, b0, b1, b2, b3 := a1[:len(a0)], b0[:len(a0)], b1[:len(a0)], b2[:len(a0)], b3[:len(a0)]
+				var s00, s01, s02, s03, s10, s11, s12, s13 float32
+				for p := range a0 {
+					x0, x1 := a0[p], a1[p]
+					y0, y1, y2, y3 := b0[p], b1[p], b2[p], b3[p]
+					s00 += x0 * y0
+					s01 += x0 * y1
+					s02 += x0 * y2
+					s03 += x0 * y3
+					s10 += x1 * y0
+					s11 += x1 * y1
+					s12 += x1 * y2
+					s13 += x1 * y3
+				}
+				store4(c[i*m+j:i*m+j+4], s00, s01, s02, s03, acc)
+				if i+1 < n {
+					store4(c[(i+1)*m+j:(i+1)*m+j+4], s10, s11, s12, s13, acc)
+				}
+			}
+			for ; j < m; j++ {
+				bj := b[j*k : (j+1)*k]
+				s0, s1 := dot(a0, bj), dot(a1, bj)
+				if !acc {
+					c[i*m+j] = 0
+					if i+1 < n {
+						c[(i+1)*m+j] = 0
+					}
+				}
+				c[i*m+j] += s0
+				if i+1 < n {
+					c[(i+1)*m+j] += s1
 				}
 			}
 		}
 	})
 }
 
-// matMulAccT accumulates gw[o][:k] += sum_m gy[m][o] * x[m][:k]; workers
-// own ranges of o, so no two write the same row.
-func matMulAccT(gw, gy, x []float32, rows, outs, k int) {
-	parallelRange(outs, func(lo, hi int) {
-		for m := 0; m < rows; m++ {
-			xr := x[m*k : (m+1)*k]
-			for o, g := range gy[m*outs+lo : m*outs+hi] {
-				if g != 0 {
-					axpy(g, xr, gw[(lo+o)*k:(lo+o+1)*k])
-				}
-			}
-		}
-	})
+func store4(c []float32, s0, s1, s2, s3 float32, acc bool) {
+	if acc {
+		c[0] += s0
+		c[1] += s1
+		c[2] += s2
+		c[3] += s3
+		return
+	}
+	c[0], c[1], c[2], c[3] = s0, s1, s2, s3
 }
 
 // fineTune trains the top net and the head together on cut activations,
