@@ -156,7 +156,7 @@ func (p *Publisher) PublishEvent(ev *Event) error {
 	_, err := p.outbox.Append(func(seq uint64) ([]byte, error) {
 		ev.Seq = seq
 		if !ev.Ready.IsZero() {
-			ev.LatencyMs.Publish = float64(time.Since(ev.Ready).Microseconds()) / 1000
+			ev.LatencyMs.Publish = float64(time.Since(ev.Ready)) / float64(time.Millisecond)
 		}
 		b, err := json.Marshal(ev)
 		if err != nil {
