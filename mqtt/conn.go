@@ -80,7 +80,10 @@ func (c ConnConfig) tlsConfig() (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cert_file/key_file: %w", err)
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		// Always present it: Go would otherwise send none when the server's
+		// list of acceptable CAs does not name the issuer, hiding the real
+		// reason of a refusal.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 	}
 	return cfg, nil
 }
