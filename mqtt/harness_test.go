@@ -65,7 +65,7 @@ type mochiBroker struct {
 
 func startMochi(t testing.TB, opts brokerOpts) *mochiBroker {
 	m := &mochiBroker{t: t, cfg: BrokerConfig{Addr: "127.0.0.1:0", CertFile: opts.certFile, KeyFile: opts.keyFile,
-		ClientCAFile: opts.clientCA, Users: opts.users}}
+		ClientCAFile: opts.clientCA, Users: opts.users, Logger: quietLogger()}}
 	m.Start()
 	m.cfg.Addr = m.live.Addr()
 	m.url = m.live.URL()

@@ -236,7 +236,13 @@ func (p *Publisher) run(ctx context.Context) {
 		opts := *p.opts
 		opts.SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
 		c := paho.NewClient(&opts)
-		err := waitToken(ctx, c.Connect())
+		tok := c.Connect()
+		err := waitToken(ctx, tok)
+		if ctx.Err() != nil && err != nil {
+			// Closed while connecting: do not leave the attempt behind.
+			go func() { tok.Wait(); c.Disconnect(0) }()
+			return
+		}
 		if err == nil {
 			wait = p.cfg.ReconnectMin
 			err = p.serve(ctx, c, lost)
