@@ -20,7 +20,7 @@ func runWatch(args []string) error {
 	fs.StringVar(&cfg.Broker, "broker", "tcp://127.0.0.1:1883", "broker URL: tcp://host:port or ssl://host:port")
 	fs.StringVar(&cfg.Device, "device", "", "watch only this device (default: all)")
 	fs.StringVar(&cfg.Label, "label", "", "print only events with this label")
-	fs.StringVar(&cfg.Username, "username", "", "MQTT username")
+	fs.StringVar(&cfg.Username, "username", "", "MQTT username (the password comes from $EDGECLASS_MQTT_PASSWORD)")
 	fs.StringVar(&cfg.CAFile, "ca", "", "CA file that verifies the broker (ssl://)")
 	fs.StringVar(&cfg.CertFile, "cert", "", "client certificate for mutual TLS")
 	fs.StringVar(&cfg.KeyFile, "key", "", "client key for mutual TLS")
