@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/internal/conf"
+	"github.com/edgeclass/edgeclass/mqtt"
 )
 
 // Config is the agent's configuration: one YAML file, every key also set by
@@ -28,38 +28,23 @@ type Config struct {
 	TopK     int     `yaml:"top_k" doc:"classes reported per event"`
 	StateDir string  `yaml:"state_dir" doc:"folder for the MQTT outbox and installed models"`
 
-	MQTT   MQTTConfig   `yaml:"mqtt"`
-	HTTP   HTTPConfig   `yaml:"http"`
-	Events EventsConfig `yaml:"events"`
+	MQTT   MQTTConfig        `yaml:"mqtt"`
+	HTTP   HTTPConfig        `yaml:"http"`
+	Events mqtt.PolicyConfig `yaml:"events"`
 }
 
-// MQTTConfig configures the connection to the broker.
+// MQTTConfig configures the connection to the broker (see mqtt.Config).
 type MQTTConfig struct {
-	Broker          string `yaml:"broker" doc:"broker URL (tcp://host:1883, ssl://host:8883); empty starts the embedded broker"`
-	Listen          string `yaml:"listen" doc:"address the embedded broker listens on"`
-	ClientID        string `yaml:"client_id" doc:"MQTT client id (default: edgeclass-<device id>)"`
-	Username        string `yaml:"username" doc:"MQTT user name"`
-	Password        string `yaml:"password" doc:"MQTT password"`
-	CAFile          string `yaml:"ca_file" doc:"PEM CA certificates that sign the broker's certificate"`
-	CertFile        string `yaml:"cert_file" doc:"PEM client certificate, for mutual TLS"`
-	KeyFile         string `yaml:"key_file" doc:"PEM client key, for mutual TLS"`
-	QoS             int    `yaml:"qos" doc:"QoS of events: 0 (at most once) or 1 (at least once, kept in the outbox until acknowledged)"`
-	TopicPrefix     string `yaml:"topic_prefix" doc:"first topic level"`
-	OutboxMaxEvents int    `yaml:"outbox_max_events" doc:"events the outbox holds before dropping the oldest"`
+	mqtt.ConnConfig `yaml:",inline"`
+	Listen          string            `yaml:"listen" doc:"address the embedded broker listens on when broker is empty"`
+	ClientID        string            `yaml:"client_id" doc:"MQTT client id (default: edgeclass-<device id>)"`
+	QoS             int               `yaml:"qos" doc:"QoS of events: 0 (at most once) or 1 (at least once: kept in the outbox until acknowledged)"`
+	Outbox          mqtt.OutboxLimits `yaml:"outbox"`
 }
 
 // HTTPConfig configures the HTTP server.
 type HTTPConfig struct {
 	Addr string `yaml:"addr" doc:"HTTP listen address for the status page, /healthz, /metrics and the TF Serving API; empty disables it"`
-}
-
-// EventsConfig is the event policy: which classifications become events.
-type EventsConfig struct {
-	MinConfidence float64       `yaml:"min_confidence" doc:"publish only when the (smoothed) top score reaches this"`
-	OnChange      bool          `yaml:"on_change" doc:"publish when the top label changes"`
-	Every         time.Duration `yaml:"every" doc:"also publish the current label at this interval (0: never)"`
-	Smoothing     int           `yaml:"smoothing" doc:"average scores over this many frames before deciding"`
-	MaxRate       float64       `yaml:"max_rate" doc:"at most this many events per second"`
 }
 
 // DefaultConfig returns the embedded-setup defaults.
@@ -73,9 +58,10 @@ func DefaultConfig() Config {
 		Fit:      "squash",
 		TopK:     3,
 		StateDir: defaultStateDir(),
-		MQTT:     MQTTConfig{Listen: ":1883", QoS: 1, TopicPrefix: "edgeclass", OutboxMaxEvents: 10000},
-		HTTP:     HTTPConfig{Addr: ":8080"},
-		Events:   EventsConfig{MinConfidence: 0.5, OnChange: true, Every: 10 * time.Second, Smoothing: 3, MaxRate: 5},
+		MQTT: MQTTConfig{ConnConfig: mqtt.ConnConfig{KeepAlive: mqtt.DefaultKeepAlive}, Listen: ":1883", QoS: 1,
+			Outbox: mqtt.DefaultOutboxLimits()},
+		HTTP:   HTTPConfig{Addr: ":8080"},
+		Events: mqtt.DefaultPolicyConfig(),
 	}
 }
 
@@ -138,7 +124,20 @@ func LoadConfig(args []string, lookupEnv func(string) (string, bool)) (Config, e
 	return cfg, cfg.Validate()
 }
 
-// Validate checks every key, naming the first bad one.
+// publisherConfig is the MQTT publisher's configuration; broker replaces
+// an empty mqtt.broker (the embedded broker's URL).
+func (c *Config) publisherConfig(broker string) mqtt.Config {
+	pc := mqtt.DefaultConfig()
+	pc.ConnConfig = c.MQTT.ConnConfig
+	if pc.Broker == "" {
+		pc.Broker = broker
+	}
+	pc.Device, pc.ClientID, pc.QoS, pc.Outbox = c.DeviceID, c.MQTT.ClientID, c.MQTT.QoS, c.MQTT.Outbox
+	pc.StateDir = c.StateDir
+	return pc
+}
+
+// Validate checks every key, naming each bad one.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -175,47 +174,14 @@ func (c *Config) Validate() error {
 	if c.StateDir == "" {
 		bad("state_dir", "is empty")
 	}
-	m := &c.MQTT
-	if m.Broker == "" && m.Listen == "" {
+	if c.MQTT.Broker == "" && c.MQTT.Listen == "" {
 		bad("mqtt.listen", "is empty while mqtt.broker is empty (one of them is needed)")
 	}
-	if m.Broker != "" && !strings.Contains(m.Broker, "://") {
-		bad("mqtt.broker", "%q needs a scheme, like tcp://host:1883 or ssl://host:8883", m.Broker)
+	if err := c.publisherConfig("tcp://127.0.0.1:1883").Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("mqtt.%w", err))
 	}
-	if m.QoS != 0 && m.QoS != 1 {
-		bad("mqtt.qos", "%d is not 0 or 1", m.QoS)
-	}
-	if (m.CertFile == "") != (m.KeyFile == "") {
-		bad("mqtt.cert_file", "mutual TLS needs both cert_file and key_file")
-	}
-	for key, p := range map[string]string{"mqtt.ca_file": m.CAFile, "mqtt.cert_file": m.CertFile, "mqtt.key_file": m.KeyFile} {
-		if p != "" {
-			if _, err := os.Stat(p); err != nil {
-				bad(key, "%v", err)
-			}
-		}
-	}
-	if m.TopicPrefix == "" || strings.ContainsAny(m.TopicPrefix, "+#") {
-		bad("mqtt.topic_prefix", "%q must be non-empty without wildcards", m.TopicPrefix)
-	}
-	if m.OutboxMaxEvents < 1 {
-		bad("mqtt.outbox_max_events", "%d must be at least 1", m.OutboxMaxEvents)
-	}
-	e := &c.Events
-	if e.MinConfidence < 0 || e.MinConfidence > 1 {
-		bad("events.min_confidence", "%g is outside [0, 1]", e.MinConfidence)
-	}
-	if e.Every < 0 {
-		bad("events.every", "%s is negative", e.Every)
-	}
-	if !e.OnChange && e.Every == 0 {
-		bad("events.on_change", "is false and events.every is 0: no event would ever be published")
-	}
-	if e.Smoothing < 1 || e.Smoothing > 1000 {
-		bad("events.smoothing", "%d is outside [1, 1000]", e.Smoothing)
-	}
-	if e.MaxRate <= 0 {
-		bad("events.max_rate", "%g must be positive", e.MaxRate)
+	if err := c.Events.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("events.%w", err))
 	}
 	return errors.Join(errs...)
 }
