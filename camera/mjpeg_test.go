@@ -61,7 +61,7 @@ func testFrames(t testing.TB, n int) [][]byte {
 }
 
 // startServer serves h on addr ("" for any port) and returns the server.
-func startServer(t *testing.T, addr string, h http.Handler) *httptest.Server {
+func startServer(t testing.TB, addr string, h http.Handler) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	if addr != "" {
