@@ -36,10 +36,10 @@ type MJPEG struct {
 
 // Open implements Device.
 func (m *MJPEG) Open(ctx context.Context) error {
-	stall := m.StallTimeout
-	if stall <= 0 {
-		stall = 10 * time.Second
+	if m.StallTimeout <= 0 {
+		m.StallTimeout = 10 * time.Second
 	}
+	stall := m.StallTimeout
 	if m.client == nil {
 		// Own transport without keep-alives: closing the body closes the
 		// connection, and no idle connection outlives the device.
