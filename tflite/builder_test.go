@@ -79,33 +79,41 @@ func rebuild(t *testing.T, m *Model) (*Model, []byte) {
 	return m2, data
 }
 
-// goldenInputs maps each shared model to the input of its first golden case.
-func goldenInputs(t *testing.T) map[string]string {
+// goldenRun is one case of the shared golden outputs of Google's runtime.
+type goldenRun struct{ Model, Input, Output0 string }
+
+// readGoldenManifest returns the golden folder and its cases.
+func readGoldenManifest(t *testing.T) (string, []goldenRun) {
+	t.Helper()
 	dir := testenv.TestData(t, "golden")
 	f, err := os.Open(filepath.Join(dir, "manifest.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	in := map[string]string{}
+	var runs []goldenRun
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var c struct{ Model, Input string }
+		var c goldenRun
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := in[filepath.Base(c.Model)]; !ok {
-			in[filepath.Base(c.Model)] = filepath.Join(dir, c.Input)
-		}
+		runs = append(runs, c)
 	}
-	return in
+	return dir, runs
 }
 
 // TestRoundTripSharedModels rebuilds every shared model: the rebuilt file
 // parses to an equal model and computes identical outputs.
 func TestRoundTripSharedModels(t *testing.T) {
 	dir := testenv.TestData(t, "models")
-	inputs := goldenInputs(t)
+	goldenDir, runs := readGoldenManifest(t)
+	inputs := map[string]string{} // model -> input of its first golden case
+	for _, r := range runs {
+		if _, ok := inputs[filepath.Base(r.Model)]; !ok {
+			inputs[filepath.Base(r.Model)] = filepath.Join(goldenDir, r.Input)
+		}
+	}
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.tflite"))
 	if len(paths) == 0 {
 		testenv.Missing(t, "models in "+dir)

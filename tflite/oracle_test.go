@@ -1192,3 +1192,151 @@ func quantizeVariants() []variant {
 	}
 	return vs
 }
+
+// TestOraclePersonDetect runs TFLite Micro's person_detect, whose bias
+// tensors carry an out-of-range quantized_dimension. Our engine loads the
+// file as it is; Google's runtime refuses it, so it runs a copy repaired by
+// the oracle's fix_qdim.mjs. Both must agree on the 96x96 grey test images.
+func TestOraclePersonDetect(t *testing.T) {
+	oracle := testenv.Oracle(t)
+	orig, err := os.ReadFile(testenv.TestData(t, "models/person_detect_int8_96x96.tflite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := filepath.Join(t.TempDir(), "fixed.tflite")
+	fix := filepath.Join(testenv.SharedDir(t), "oracle", "fix_qdim.mjs")
+	if out, err := exec.Command("node", fix, testenv.TestData(t, "models/person_detect_int8_96x96.tflite"), fixed).CombinedOutput(); err != nil {
+		t.Fatalf("fix_qdim: %v: %s", err, out)
+	}
+	fixedData, err := os.ReadFile(fixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The repair changes only what our reader already normalizes.
+	m, err := Load(orig)
+	if err != nil {
+		t.Fatalf("our engine refuses person_detect: %v", err)
+	}
+	mFixed, err := Load(fixedData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameModel(t, m, mFixed)
+
+	personScore := map[string]float64{}
+	for _, img := range []string{"person_96x96_gray.bmp", "no_person_96x96_gray.bmp"} {
+		t.Run(img, func(t *testing.T) {
+			in := greyBMPInt8(t, testenv.TestData(t, "images/"+img))
+			_, ours, err := runEngine(orig, [][]byte{in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirs, err := runOracle(t, oracle, fixedData, mFixed, [][]byte{in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := compareOutput(t, &m.Main().Tensors[m.Main().Outputs[0]], ours[0], theirs[0])
+			t.Logf("ours %v, Google's %v: max diff %g, %d of %d values differ",
+				decodeValues(Int8, ours[0]), decodeValues(Int8, theirs[0]), run.maxDiff, run.differ, run.values)
+			personScore[img] = decodeValues(Int8, ours[0])[1]
+		})
+	}
+	if p, n := personScore["person_96x96_gray.bmp"], personScore["no_person_96x96_gray.bmp"]; !(p > n) {
+		t.Errorf("person score is %v on the person image and %v on the other; want it higher on the person", p, n)
+	}
+}
+
+// greyBMPInt8 reads an 8-bit palettized grey BMP and returns its pixels
+// (top row first) minus 128, as int8 bytes.
+func greyBMPInt8(t *testing.T, path string) []byte {
+	t.Helper()
+	d, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d) < 54 || string(d[:2]) != "BM" || binary.LittleEndian.Uint16(d[28:]) != 8 {
+		t.Fatalf("%s is not an 8-bit BMP", path)
+	}
+	off := int(binary.LittleEndian.Uint32(d[10:]))
+	w, h := int(int32(binary.LittleEndian.Uint32(d[18:]))), int(int32(binary.LittleEndian.Uint32(d[22:])))
+	stride := (w + 3) &^ 3
+	if w <= 0 || h <= 0 || off < 54+4*256 || off+stride*h > len(d) {
+		t.Fatalf("%s: unsupported BMP layout (%dx%d, data at %d)", path, w, h, off)
+	}
+	out := make([]byte, 0, w*h)
+	for y := h - 1; y >= 0; y-- { // rows are stored bottom-up
+		for _, p := range d[off+y*stride : off+y*stride+w] {
+			grey := d[54+4*int(p)]
+			out = append(out, grey-128)
+		}
+	}
+	return out
+}
+
+// TestOracleRebuiltModels runs shared models rebuilt by Marshal in Google's
+// runtime: it accepts them and reproduces the golden outputs exactly.
+func TestOracleRebuiltModels(t *testing.T) {
+	oracle := testenv.Oracle(t)
+	dir, cases := readGoldenManifest(t)
+	want := map[string]bool{"automl_labeler_model.tflite": true, "tf2_mobilenet_v2_1.0_224_ptq.tflite": true, "mobilenet_v1_0.25_224_float.tflite": true}
+	for _, c := range cases {
+		name := filepath.Base(c.Model)
+		if !want[name] {
+			continue
+		}
+		delete(want, name) // one image per model
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m, err := LoadFile(filepath.Join(filepath.Dir(dir), c.Model))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := m.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m2, err := Load(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := os.ReadFile(filepath.Join(dir, c.Input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden, err := os.ReadFile(filepath.Join(dir, c.Output0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirs, err := runOracle(t, oracle, data, m2, [][]byte{in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(theirs[0], golden) {
+				t.Errorf("Google's runtime gives other outputs for the rebuilt model than for the original")
+			}
+		})
+	}
+	if len(want) > 0 {
+		testenv.Missing(t, fmt.Sprintf("golden cases for %v", want))
+	}
+}
+
+// TestOracleCoversEveryOp checks that the oracle suite runs every operator
+// the engine registers.
+func TestOracleCoversEveryOp(t *testing.T) {
+	used := map[BuiltinOp]bool{}
+	for _, c := range oracleCases() {
+		g := NewGraphBuilder()
+		for _, v := range c.variants {
+			v.build(&vb{g: g, r: rand.New(rand.NewPCG(1, 1)), name: v.name, typ: c.typ, ranges: map[int]float32{}})
+		}
+		for _, op := range g.Model().Main().Operators {
+			used[op.Op] = true
+		}
+	}
+	for _, op := range SupportedOps() {
+		if !used[op] {
+			t.Errorf("no oracle case runs %s", op)
+		}
+	}
+}
