@@ -83,4 +83,3 @@ func Build() *tflite.Model {
 	m.SetLabels(Labels)
 	return m
 }
-
