@@ -33,10 +33,12 @@ test: vet
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) test-gocv
 	$(MAKE) test-arm64
+	$(MAKE) cross
 
 test-gocv:
 	@if [ -f /usr/include/opencv4/opencv2/core.hpp ]; then \
 		$(GOCV_ENV) $(GO) vet -tags $(GOCV_TAGS) ./camera/ && \
+		$(GOCV_ENV) $(GO) build -tags $(GOCV_TAGS) -o /dev/null ./cmd/edgeclass && \
 		$(GOCV_ENV) $(GO) test -count=1 -tags $(GOCV_TAGS) ./camera/...; \
 	elif [ "$$CI" = true ]; then echo "test-gocv: OpenCV headers are missing" >&2; exit 1; \
 	else echo "test-gocv: skipped, OpenCV is not installed (see .ci/run)"; fi
@@ -60,6 +62,7 @@ cross:
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkVsOracle' -benchtime 1x -timeout 30m ./tflite/
 	$(GO) test -run '^$$' -bench 'BenchmarkPublisher' -benchtime 3s ./mqtt/
+	$(GO) test -run '^$$' -bench 'BenchmarkPipeline' -benchtime 1x ./agent/
 
 # A short run of every fuzz target; the corpus lives in testdata/fuzz.
 fuzz:
