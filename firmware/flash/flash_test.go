@@ -335,7 +335,7 @@ func TestCopyImageCapacity(t *testing.T) {
 // test vectors and against wpa_passphrase where installed.
 func TestWifiKey(t *testing.T) {
 	vectors := map[[2]string]string{
-		{"IEEE", "password"}: "f42c6fc52df0ebef9ebb4b90b38a5f902e83fe1b135a70e23aed762e9710a12e",
+		{"IEEE", "password"}:               "f42c6fc52df0ebef9ebb4b90b38a5f902e83fe1b135a70e23aed762e9710a12e",
 		{"ThisIsASSID", "ThisIsAPassword"}: "0dc0d6eb90555ed6419756b9a15ec3e3209b63df707dd508d14581f8982721af",
 	}
 	for in, want := range vectors {
