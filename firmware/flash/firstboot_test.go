@@ -171,6 +171,31 @@ func TestFirstBootInDebootstrap(t *testing.T) {
 			t.Errorf("/%s survived the purge", gone)
 		}
 	}
+
+	t.Run("install-jetson.sh", func(t *testing.T) {
+		// The Jetson path on the same root: the script installs the
+		// package and a bundle and adds its service drop-in.
+		repo, _ := filepath.Abs("../..")
+		script, _ := os.ReadFile(filepath.Join(repo, "scripts/install-jetson.sh"))
+		os.WriteFile(filepath.Join(root, "tmp/install-jetson.sh"), script, 0o755)
+		data, _ := os.ReadFile(debPath)
+		os.WriteFile(filepath.Join(root, "tmp/edgeclass.deb"), data, 0o644)
+		sh(t, "cp", "-a", filepath.Join(work, "cam-42"), filepath.Join(root, "tmp/bundle"))
+		out := inRoot("bash", "/tmp/install-jetson.sh", "/tmp/edgeclass.deb", "--bundle", "/tmp/bundle")
+		t.Logf("install-jetson.sh:\n%s", out)
+		if !strings.Contains(out, "edgeclass 0.0.1 is installed") || !strings.Contains(out, "nvarguscamerasrc") {
+			t.Error("no summary with next steps")
+		}
+		if got := read("etc/edgeclass/agent.yaml"); got != string(bundleCfg) {
+			t.Errorf("configuration after install-jetson.sh:\n%s", got)
+		}
+		if got := read("etc/systemd/system/edgeclass.service.d/jetson.conf"); !strings.Contains(got, "PrivateTmp=false") {
+			t.Errorf("drop-in:\n%s", got)
+		}
+		if got := inRoot("stat", "-c", "%U:%G %a", "/etc/edgeclass/tls/device.key"); got != "root:edgeclass 640\n" {
+			t.Errorf("device key: %s", got)
+		}
+	})
 	t.Logf("whole test %.0fs", time.Since(start).Seconds())
 }
 
