@@ -137,6 +137,15 @@ func TestPackage(t *testing.T) {
 	if filepath.Base(path) != "edgeclass_0.0.1_"+arch+".deb" {
 		t.Errorf("file name %s", path)
 	}
+	// Reproducible: the same inputs make the same bytes.
+	first, _ := os.ReadFile(path)
+	var again bytes.Buffer
+	if err := Build(testOptions(bin, arch), &again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, again.Bytes()) {
+		t.Error("two builds from the same inputs differ")
+	}
 	run := func(args ...string) string {
 		out, err := exec.Command(dpkgDeb, args...).CombinedOutput()
 		if err != nil {
