@@ -11,7 +11,7 @@ QEMU    ?= qemu-aarch64-static
 GOCV_ENV := CGO_CPPFLAGS=-I/usr/include/opencv4 CGO_LDFLAGS="-lopencv_core -lopencv_imgproc -lopencv_imgcodecs -lopencv_videoio -lopencv_highgui -lopencv_objdetect -lopencv_dnn -lopencv_features2d -lopencv_calib3d -lopencv_photo -lopencv_video -lopencv_flann"
 GOCV_TAGS := gocv,customenv
 
-.PHONY: all build build-gocv run test test-gocv test-arm64 vet cross bench fuzz clean
+.PHONY: all build build-gocv run test test-gocv test-arm64 vet cross dist bench fuzz clean
 
 all: build
 
@@ -57,6 +57,11 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgeclass-linux-arm64 ./cmd/edgeclass
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgeclass-linux-armv7 ./cmd/edgeclass
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgeclass-linux-amd64 ./cmd/edgeclass
+
+# Release builds for arm64, armv7 and amd64, their Debian packages and
+# SHA256SUMS in dist/ (see scripts/README.md).
+dist:
+	VERSION=$(VERSION) GO=$(GO) scripts/dist.sh
 
 # Speed against Google's runtime in the same run (see tflite/bench_test.go).
 bench:

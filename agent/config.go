@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/internal/conf"
+	"github.com/edgeclass/edgeclass/modelpkg"
 	"github.com/edgeclass/edgeclass/mqtt"
 )
 
@@ -28,9 +30,18 @@ type Config struct {
 	TopK     int     `yaml:"top_k" doc:"classes reported per event"`
 	StateDir string  `yaml:"state_dir" doc:"folder for the MQTT outbox and installed models"`
 
-	MQTT   MQTTConfig        `yaml:"mqtt"`
-	HTTP   HTTPConfig        `yaml:"http"`
-	Events mqtt.PolicyConfig `yaml:"events"`
+	MQTT    MQTTConfig        `yaml:"mqtt"`
+	HTTP    HTTPConfig        `yaml:"http"`
+	Events  mqtt.PolicyConfig `yaml:"events"`
+	Updates UpdatesConfig     `yaml:"updates"`
+}
+
+// UpdatesConfig says which pushed models the device accepts and how long a
+// new model must stay healthy before it is kept.
+type UpdatesConfig struct {
+	TrustedKeys   []string      `yaml:"trusted_keys" doc:"PEM ed25519 public keys (files) whose signed model packages this device installs"`
+	AllowUnsigned bool          `yaml:"allow_unsigned" doc:"also install unsigned packages (for development only)"`
+	Trial         time.Duration `yaml:"trial" doc:"how long a new model must classify without failing before it is kept; a failure in this window rolls it back"`
 }
 
 // MQTTConfig configures the connection to the broker (see mqtt.Config).
@@ -60,8 +71,9 @@ func DefaultConfig() Config {
 		StateDir: defaultStateDir(),
 		MQTT: MQTTConfig{ConnConfig: mqtt.ConnConfig{KeepAlive: mqtt.DefaultKeepAlive}, Listen: ":1883", QoS: 1,
 			Outbox: mqtt.DefaultOutboxLimits()},
-		HTTP:   HTTPConfig{Addr: ":8080"},
-		Events: mqtt.DefaultPolicyConfig(),
+		HTTP:    HTTPConfig{Addr: ":8080"},
+		Events:  mqtt.DefaultPolicyConfig(),
+		Updates: UpdatesConfig{Trial: time.Minute},
 	}
 }
 
@@ -182,6 +194,14 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Events.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("events.%w", err))
+	}
+	for _, k := range c.Updates.TrustedKeys {
+		if _, err := modelpkg.LoadPublicKey(k); err != nil {
+			bad("updates.trusted_keys", "%v", err)
+		}
+	}
+	if c.Updates.Trial < 0 {
+		bad("updates.trial", "%s is negative", c.Updates.Trial)
 	}
 	return errors.Join(errs...)
 }
