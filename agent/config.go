@@ -20,15 +20,16 @@ import (
 // a flag --<key>. Defaults serve the embedded setup: demo model, test
 // pattern, embedded broker.
 type Config struct {
-	DeviceID string  `yaml:"device_id" doc:"device id, used in MQTT topics (default: the host name)"`
-	Model    string  `yaml:"model" doc:"path of the .tflite model; empty uses the built-in demo model"`
-	Labels   string  `yaml:"labels" doc:"labels file, one label per line (default: the model's metadata)"`
-	Source   string  `yaml:"source" doc:"frame source: testpattern, file:PATH, dir:PATH, http://HOST/stream (MJPEG); with GoCV builds also v4l2:N, gst:PIPELINE, rtsp://..., video:PATH"`
-	FPS      float64 `yaml:"fps" doc:"maximum frames classified per second"`
-	Threads  int     `yaml:"threads" doc:"inference threads"`
-	Fit      string  `yaml:"fit" doc:"how frames meet the model's input size: squash or crop"`
-	TopK     int     `yaml:"top_k" doc:"classes reported per event"`
-	StateDir string  `yaml:"state_dir" doc:"folder for the MQTT outbox and installed models"`
+	DeviceID string   `yaml:"device_id" doc:"device id, used in MQTT topics (default: the host name)"`
+	Groups   []string `yaml:"groups" doc:"fleet groups the device belongs to (comma-separated), for staged rollouts"`
+	Model    string   `yaml:"model" doc:"path of the .tflite model; empty uses the built-in demo model"`
+	Labels   string   `yaml:"labels" doc:"labels file, one label per line (default: the model's metadata)"`
+	Source   string   `yaml:"source" doc:"frame source: testpattern, file:PATH, dir:PATH, http://HOST/stream (MJPEG); with GoCV builds also v4l2:N, gst:PIPELINE, rtsp://..., video:PATH"`
+	FPS      float64  `yaml:"fps" doc:"maximum frames classified per second"`
+	Threads  int      `yaml:"threads" doc:"inference threads"`
+	Fit      string   `yaml:"fit" doc:"how frames meet the model's input size: squash or crop"`
+	TopK     int      `yaml:"top_k" doc:"classes reported per event"`
+	StateDir string   `yaml:"state_dir" doc:"folder for the MQTT outbox and installed models"`
 
 	MQTT    MQTTConfig        `yaml:"mqtt"`
 	HTTP    HTTPConfig        `yaml:"http"`
@@ -145,7 +146,7 @@ func (c *Config) publisherConfig(broker string) mqtt.Config {
 		pc.Broker = broker
 	}
 	pc.Device, pc.ClientID, pc.QoS, pc.Outbox = c.DeviceID, c.MQTT.ClientID, c.MQTT.QoS, c.MQTT.Outbox
-	pc.StateDir = c.StateDir
+	pc.StateDir, pc.Groups = c.StateDir, c.Groups
 	return pc
 }
 
