@@ -112,7 +112,7 @@ func LoadConfig(args []string, lookupEnv func(string) (string, bool)) (Config, e
 	fields := conf.Fields("EDGECLASS", &cfg)
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	file := fs.String("config", "", "YAML configuration file (env EDGECLASS_CONFIG)")
-	apply := conf.Flags(fs, fields)
+	flags := conf.Flags(fs, fields)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -131,7 +131,12 @@ func LoadConfig(args []string, lookupEnv func(string) (string, bool)) (Config, e
 	if err := conf.ApplyEnv(fields, lookupEnv); err != nil {
 		return cfg, err
 	}
-	if err := apply(); err != nil {
+	if err := flags.Apply(); err != nil {
+		return cfg, err
+	}
+	// Settings changed remotely (config.set) win over the file and the
+	// environment, not over flags given on the command line.
+	if err := applyRemoteConfig(&cfg, fields, flags.Has); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()

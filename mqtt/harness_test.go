@@ -186,7 +186,7 @@ type consumer struct {
 
 func newConsumer(t testing.TB, conn ConnConfig, device string, kinds ...string) *consumer {
 	c := &consumer{messages: map[string][][]byte{}}
-	opts, err := conn.clientOptions(fmt.Sprintf("test-consumer-%d", time.Now().UnixNano()))
+	opts, err := conn.ClientOptions(fmt.Sprintf("test-consumer-%d", time.Now().UnixNano()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func NewPublisher(cfg Config, commands *Commands) (*Publisher, error) {
 	}
 	p.log = p.log.With("broker", cfg.Broker, "device", cfg.Device)
 	var err error
-	if p.opts, err = cfg.clientOptions(cfg.ClientID); err != nil {
+	if p.opts, err = cfg.ClientOptions(cfg.ClientID); err != nil {
 		return nil, err
 	}
 	will, _ := json.Marshal(Status{Schema: StatusSchema, Device: cfg.Device, State: "offline", Version: cfg.Version})

@@ -30,7 +30,7 @@ func Watch(ctx context.Context, cfg WatchConfig, w io.Writer) error {
 			return err
 		}
 	}
-	opts, err := cfg.clientOptions("edgeclass-watch-" + strconv.FormatInt(time.Now().UnixNano(), 36))
+	opts, err := cfg.ClientOptions("edgeclass-watch-" + strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err != nil {
 		return err
 	}
