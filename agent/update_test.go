@@ -2,9 +2,9 @@ package agent
 
 import (
 	"context"
-	"math"
 	"crypto/ed25519"
 	"encoding/json"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
