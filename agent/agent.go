@@ -49,6 +49,7 @@ type Agent struct {
 
 	httpSrv  *http.Server
 	httpAddr string
+	kick     chan struct{} // publish telemetry now (model changed)
 }
 
 // health tracks whether frames are being classified.
@@ -98,7 +99,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, metrics: newMetrics(), started: time.Now()}
+	a := &Agent{cfg: cfg, log: log, metrics: newMetrics(), started: time.Now(), kick: make(chan struct{}, 1)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -126,7 +127,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 
 	brokerURL := cfg.MQTT.Broker
 	if brokerURL == "" {
-		if a.broker, err = mqtt.StartBroker(mqtt.BrokerConfig{Addr: cfg.MQTT.Listen}); err != nil {
+		if a.broker, err = mqtt.StartBroker(mqtt.BrokerConfig{Addr: cfg.MQTT.Listen, Logger: log}); err != nil {
 			return nil, fmt.Errorf("embedded broker on %s: %w", cfg.MQTT.Listen, err)
 		}
 		brokerURL = a.broker.URL()
@@ -212,6 +213,10 @@ func (a *Agent) Model() *LoadedModel { return a.model.Load() }
 func (a *Agent) setModel(lm *LoadedModel) {
 	a.model.Store(lm)
 	a.metrics.setModel(lm)
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
 	a.log.Info("model in use", "name", lm.Name, "version", lm.Version, "sha256", lm.SHA256)
 }
 
@@ -251,14 +256,19 @@ func (a *Agent) Run(ctx context.Context) error {
 // telemetryInterval is how often telemetry is published.
 const telemetryInterval = 30 * time.Second
 
+// telemetry publishes soon after the start, at every model change and
+// every telemetryInterval.
 func (a *Agent) telemetry(ctx context.Context) {
 	t := time.NewTicker(telemetryInterval)
 	defer t.Stop()
+	first := time.After(2 * time.Second)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-first:
+		case <-a.kick:
 		}
 		st := a.Status()
 		err := a.pub.PublishTelemetry(&mqtt.Telemetry{

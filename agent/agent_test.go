@@ -335,3 +335,5 @@ func TestAgentKilledAndRestarted(t *testing.T) {
 	}
 	t.Logf("last will fired; %d events queued during the outage arrived after SIGKILL and restart, seqs %d..%d", queued, lastA+1, next-1)
 }
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

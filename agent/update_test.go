@@ -196,8 +196,13 @@ func TestModelUpdates(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
+			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(updateSteps(t, r.sub), "committed"); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no committed step reported: %s", updateSteps(t, r.sub))
+				}
+			}
 			steps := updateSteps(t, r.sub)
-			for _, want := range []string{"refused", "verified", "self-tested", "installed", "committed"} {
+			for _, want := range []string{"refused", "verified", "self-tested", "installed"} {
 				if !strings.Contains(steps, want) {
 					t.Errorf("update steps %s lack %s", steps, want)
 				}

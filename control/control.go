@@ -61,12 +61,22 @@ func Dial(ctx context.Context, cfg mqtt.ConnConfig) (*Client, error) {
 	}
 	opts.SetAutoReconnect(true) // a long push rides out a broker blip
 	cl := &Client{pending: map[string]chan mqtt.Reply{}, devices: map[string]*Device{}, waiters: map[string][]chan mqtt.Update{}}
+	subscribed := make(chan error, 1)
 	opts.SetOnConnectHandler(func(c paho.Client) {
-		c.SubscribeMultiple(map[string]byte{
+		// On every (re)connection; Dial waits for the first, so no reply
+		// can arrive before the subscription.
+		tok := c.SubscribeMultiple(map[string]byte{
 			mqtt.Filter("", mqtt.KindStatus):    1,
 			mqtt.Filter("", mqtt.KindTelemetry): 0,
 			mqtt.Filter("", mqtt.KindReplies):   1,
 		}, cl.onMessage)
+		go func() {
+			tok.Wait()
+			select {
+			case subscribed <- tok.Error():
+			default:
+			}
+		}()
 	})
 	cl.c = paho.NewClient(opts)
 	tok := cl.c.Connect()
@@ -77,6 +87,16 @@ func Dial(ctx context.Context, cfg mqtt.ConnConfig) (*Client, error) {
 	}
 	if err := tok.Error(); err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Broker, err)
+	}
+	select {
+	case err := <-subscribed:
+		if err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("subscribe on %s: %w", cfg.Broker, err)
+		}
+	case <-ctx.Done():
+		cl.Close()
+		return nil, ctx.Err()
 	}
 	return cl, nil
 }
