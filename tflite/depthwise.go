@@ -16,6 +16,8 @@ type depthwise struct {
 
 	// float
 	inF, outF, wF, biasF []float32
+	wFP                  *kern.FDWWeights
+	padF                 []float32 // zeros, read by padded taps
 	lo, hi               float32
 
 	// quantized
@@ -82,6 +84,11 @@ func prepareDepthwise(c *opContext) (kernel, error) {
 		if k.lo, k.hi, err = activationRangeFloat(o.Activation); err != nil {
 			return nil, err
 		}
+		if k.mult == 1 {
+			w, _ := c.cached(func() (any, error) { return kern.PackFDW(k.wF, oc, kh*kw), nil })
+			k.wFP = w.(*kern.FDWWeights)
+			k.padF = make([]float32, oc)
+		}
 		return k, nil
 	}
 	return k, k.prepareQuant(c, in, f, bias, out, o.Activation)
@@ -127,7 +134,7 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 	}
 	v, err := c.cached(func() (any, error) {
 		n, t := g.outC, g.kh*g.kw
-		w := &kern.QDWWeights{C: n, T: t, W: make([]int16, t*n)}
+		wq := make([]int16, t*n)
 		ep := &kern.QEpilogue{Bias: make([]int32, n), Scale: make([]float32, n), Mult: make([]int32, n), Shift: make([]int32, n),
 			OutZP: outQ.zp, Lo: lo, Hi: hi}
 		at := func(q []int64, o int) int64 {
@@ -144,7 +151,7 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 				if f.def.Type == Int8 {
 					raw = int32(int8(f.data[i*n+o]))
 				}
-				w.W[i*n+o] = int16(raw - zb)
+				wq[i*n+o] = int16(raw - zb)
 				sum += raw - zb
 			}
 			ep.Bias[o] = -za * sum
@@ -157,7 +164,7 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 			}
 			setScale(ep, o, inQ, fs, outQ)
 		}
-		return packed{w, ep}, nil
+		return packed{kern.PackQDW(wq, n, t), ep}, nil
 	})
 	if err != nil {
 		return err
@@ -186,7 +193,7 @@ func (k *depthwise) run(lo, hi, chunk int) {
 		case k.quant:
 			kern.QDepthwise(g.outW, k.in, taps, k.pad, k.xor, k.w, k.ep, k.out[r*rowLen:], g.outC)
 		default:
-			kern.FDepthwise(g.outW, k.inF, taps, k.wF, g.outC, k.biasF, k.lo, k.hi, k.outF[r*rowLen:], g.outC)
+			kern.FDepthwise(g.outW, k.inF, taps, k.padF, k.wFP, k.biasF, k.lo, k.hi, k.outF[r*rowLen:], g.outC)
 		}
 	}
 }

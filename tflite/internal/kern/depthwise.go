@@ -9,17 +9,31 @@ type DWTaps struct {
 }
 
 // QDWWeights are depthwise weights W[t][c] for C channels, with the weight
-// zero point already subtracted (so they fit int16).
+// zero point already subtracted (so they fit int16), packed once for the
+// kernels of this CPU.
 type QDWWeights struct {
 	C, T int
 	W    []int16
+	// isa is the level the weights were packed for; packed holds its
+	// layout (see packQDW), or is nil for isaGo.
+	isa    isa
+	packed []int16
+}
+
+// PackQDW packs depthwise weights w[t][c] (t < taps, c < channels).
+func PackQDW(w []int16, c, taps int) *QDWWeights {
+	q := &QDWWeights{C: c, T: taps, W: append([]int16(nil), w[:c*taps]...)}
+	if level != isaGo && c > 0 && taps > 0 {
+		packQDW(q)
+	}
+	return q
 }
 
 // QDepthwise computes npix output pixels of a depthwise convolution with
 // depth multiplier 1:
 //
 //	acc = Bias[c] + sum_t a(p,t,c)*W[t][c]
-//	out[p*ldo+c] = clamp(Requantize(acc, Mult[c], Shift[c]) + OutZP, Lo, Hi)
+//	out[p*ldo+c] = ep.Output(acc, c)
 //
 // where a(p,t,c) = in[offs+c] XOR xor read as unsigned, or pad[c] XOR xor
 // for a padded tap. ep.RowSumMul is ignored.
@@ -28,12 +42,25 @@ func QDepthwise(npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *QDWW
 		return
 	}
 	_ = out[(npix-1)*ldo+w.C-1]
-	_ = taps.Offs[npix*w.T-1]
 	_ = pad[w.C-1]
-	if qdwAsm(npix, in, taps, pad, xor, w, ep, out, ldo) {
+	checkTaps(taps, npix, w.T, len(in)-w.C)
+	if w.isa != isaGo && qdwAsm(npix, in, taps, pad, xor, w, ep, out, ldo) {
 		return
 	}
 	qdwGo(npix, in, taps, pad, xor, w, ep, out, ldo)
+}
+
+// checkTaps panics unless every tap offset is -1 or in [0, maxOff], so the
+// assembly kernels read only inside the input.
+func checkTaps(taps *DWTaps, npix, t, maxOff int) {
+	if taps.T != t {
+		panic("kern: taps and weights disagree on the number of taps")
+	}
+	for _, off := range taps.Offs[:npix*t] {
+		if off < -1 || int(off) > maxOff {
+			panic("kern: depthwise tap offset out of range")
+		}
+	}
 }
 
 func qdwGo(npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
@@ -62,25 +89,52 @@ func qdwGo(npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *QDWWeight
 	}
 }
 
+// FDWWeights are float depthwise weights W[t][c] for C channels, packed
+// once for the kernels of this CPU.
+type FDWWeights struct {
+	C, T int
+	W    []float32
+	// isa is the level the weights were packed for; packed holds its
+	// layout (see packFDW), or is nil for isaGo.
+	isa    isa
+	packed []float32
+}
+
+// PackFDW packs float depthwise weights w[t][c] (t < taps, c < channels).
+func PackFDW(w []float32, c, taps int) *FDWWeights {
+	f := &FDWWeights{C: c, T: taps, W: append([]float32(nil), w[:c*taps]...)}
+	if level != isaGo && c > 0 && taps > 0 {
+		packFDW(f)
+	}
+	return f
+}
+
 // FDepthwise computes npix output pixels of a float depthwise convolution
 // with depth multiplier 1:
 //
-//	out[p*ldo+c] = clamp(bias[c] + sum_t in[offs+c]*W[t][c], lo, hi)
+//	out[p*ldo+c] = min(max(bias[c] + sum_t a(p,t,c)*W[t][c], lo), hi)
 //
-// skipping padded taps. bias may be nil.
-func FDepthwise(npix int, in []float32, taps *DWTaps, w []float32, c int, bias []float32, lo, hi float32, out []float32, ldo int) {
+// where a(p,t,c) = in[offs+c], or pad[c] (zeros, normally) for a padded tap.
+// bias may be nil. Sums may be evaluated in any order (and fused), so
+// results agree with the portable version to rounding, not bit for bit.
+func FDepthwise(npix int, in []float32, taps *DWTaps, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
 	if npix == 0 {
 		return
 	}
-	_ = out[(npix-1)*ldo+c-1]
-	_ = taps.Offs[npix*taps.T-1]
-	if fdwAsm(npix, in, taps, w, c, bias, lo, hi, out, ldo) {
+	_ = out[(npix-1)*ldo+w.C-1]
+	_ = pad[w.C-1]
+	if bias != nil {
+		_ = bias[w.C-1]
+	}
+	checkTaps(taps, npix, w.T, len(in)-w.C)
+	if w.isa != isaGo && fdwAsm(npix, in, taps, pad, w, bias, lo, hi, out, ldo) {
 		return
 	}
-	fdwGo(npix, in, taps, w, c, bias, lo, hi, out, ldo)
+	fdwGo(npix, in, taps, pad, w, bias, lo, hi, out, ldo)
 }
 
-func fdwGo(npix int, in []float32, taps *DWTaps, w []float32, c int, bias []float32, lo, hi float32, out []float32, ldo int) {
+func fdwGo(npix int, in []float32, taps *DWTaps, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
+	c := w.C
 	for p := 0; p < npix; p++ {
 		o := out[p*ldo : p*ldo+c]
 		if bias != nil {
@@ -88,23 +142,18 @@ func fdwGo(npix int, in []float32, taps *DWTaps, w []float32, c int, bias []floa
 		} else {
 			clear(o)
 		}
-		for t := 0; t < taps.T; t++ {
-			off := taps.Offs[p*taps.T+t]
-			if off < 0 {
-				continue
+		for t := 0; t < w.T; t++ {
+			src := pad[:c]
+			if off := taps.Offs[p*w.T+t]; off >= 0 {
+				src = in[off : int(off)+c]
 			}
-			src := in[off : int(off)+c]
-			wt := w[t*c : t*c+c]
+			wt := w.W[t*c : t*c+c]
 			for i, v := range src {
 				o[i] += v * wt[i]
 			}
 		}
 		for i, v := range o {
-			if v < lo {
-				o[i] = lo
-			} else if v > hi {
-				o[i] = hi
-			}
+			o[i] = min(max(v, lo), hi)
 		}
 	}
 }

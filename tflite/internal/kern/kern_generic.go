@@ -1,21 +1,29 @@
+//go:build purego || !(amd64 || arm64)
+
 package kern
 
 // Portable builds have no assembly kernels.
 
-func packQ(*QWeights) []int8 { return nil }
+func detectLevels() []isa { return []isa{isaGo} }
+
+func packQ(*QWeights) {}
 
 func qgemmAsm(int, []byte, int, byte, *QWeights, *QEpilogue, []byte, int) bool { return false }
 
-func packF(*FWeights) []float32 { return nil }
+func packF(*FWeights) {}
 
 func fgemmAsm(int, []float32, int, *FWeights, []float32, float32, float32, []float32, int) bool {
 	return false
 }
 
+func packQDW(*QDWWeights) {}
+
 func qdwAsm(int, []byte, *DWTaps, []byte, byte, *QDWWeights, *QEpilogue, []byte, int) bool {
 	return false
 }
 
-func fdwAsm(int, []float32, *DWTaps, []float32, int, []float32, float32, float32, []float32, int) bool {
+func packFDW(*FDWWeights) {}
+
+func fdwAsm(int, []float32, *DWTaps, []float32, *FDWWeights, []float32, float32, float32, []float32, int) bool {
 	return false
 }

@@ -1,0 +1,58 @@
+package kern
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// gemmShapes are matrix products of MobileNet layers: rows (pixels),
+// columns (output channels) and depth.
+var gemmShapes = []struct {
+	name    string
+	m, n, k int
+}{
+	{"conv3x3s2-112x112x32", 112, 32, 27},
+	{"expand-112x112-16to96", 12544 / 4, 96, 16},
+	{"expand-56x56-24to144", 3136, 144, 24},
+	{"project-56x56-144to24", 3136, 24, 144},
+	{"expand-28x28-32to192", 784, 192, 32},
+	{"project-14x14-384to64", 196, 64, 384},
+	{"pointwise-14x14-128to128", 196, 128, 128},
+	{"conv-7x7-320to1280", 49, 1280, 320},
+	{"fc-1280to1001", 1, 1001, 1280},
+}
+
+// forBenchLevels runs f per level, with weights packed for it.
+func forBenchLevels(b *testing.B, f func(b *testing.B)) {
+	defer func(l isa) { level = l }(level)
+	for _, l := range levels {
+		level = l
+		b.Run(l.String(), f)
+	}
+}
+
+func reportGMACs(b *testing.B, macs int) {
+	b.ReportMetric(float64(macs)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+}
+
+func BenchmarkQGemm(b *testing.B) {
+	for _, s := range gemmShapes {
+		b.Run(s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			c := randQCase(rng, s.m, s.n, s.k)
+			c.ep.RowSumMul = 7 // real uint8 models have weight zero points
+			c.xor = 0
+			out := make([]byte, (c.m-1)*c.ldo+c.n)
+			forBenchLevels(b, func(b *testing.B) {
+				w := PackQ(c.w, c.n, c.k)
+				for b.Loop() {
+					QGemm(c.m, c.a, c.lda, c.xor, w, &c.ep, out, c.ldo)
+				}
+				reportGMACs(b, s.m*s.n*s.k)
+			})
+		})
+	}
+}
+
+var _ = fmt.Sprint
