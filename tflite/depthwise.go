@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/edgeclass/edgeclass/tflite/internal/kern"
 )
@@ -9,8 +10,9 @@ import (
 // depthwise is a prepared DEPTHWISE_CONV_2D, float or quantized.
 type depthwise struct {
 	g     convGeom
-	mult  int // depth multiplier: output channel o reads input channel o/mult
-	taps  []kern.DWTaps
+	mult  int     // depth multiplier: output channel o reads input channel o/mult
+	offs  []int32 // input offset of each tap of each output pixel, -1 for padding
+	taps  *kern.DWTaps
 	pool  *pool
 	quant bool
 
@@ -66,9 +68,8 @@ func prepareDepthwise(c *opContext) (kernel, error) {
 		}
 	}
 	k := &depthwise{g: g, mult: oc / g.inC, pool: c.pool()}
-	k.taps = make([]kern.DWTaps, k.pool.n)
-	for i := range k.taps {
-		k.taps[i] = kern.DWTaps{T: kh * kw, Offs: make([]int32, g.outW*kh*kw)}
+	if err := k.fillTaps(in.n); err != nil {
+		return nil, err
 	}
 	if in.def.Type == Float32 {
 		if err := checkTypes([]TensorType{Float32}, in, f, out); err != nil {
@@ -180,53 +181,61 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 
 func (k *depthwise) eval() { k.pool.parallel(k.g.batch*k.g.outH, 1, k) }
 
-func (k *depthwise) run(lo, hi, chunk int) {
+// run computes output rows [lo, hi).
+func (k *depthwise) run(lo, hi, _ int) {
 	g := &k.g
-	taps := &k.taps[chunk]
-	rowLen := g.outW * g.outC
-	for r := lo; r < hi; r++ {
-		b, oy := r/g.outH, r%g.outH
-		k.fillTaps(taps, b, oy)
-		switch {
-		case k.mult != 1:
-			k.runMultiplier(taps, r*rowLen)
-		case k.quant:
-			kern.QDepthwise(g.outW, k.in, taps, k.pad, k.xor, k.w, k.ep, k.out[r*rowLen:], g.outC)
-		default:
-			kern.FDepthwise(g.outW, k.inF, taps, k.padF, k.wFP, k.biasF, k.lo, k.hi, k.outF[r*rowLen:], g.outC)
-		}
+	p0, npix := lo*g.outW, (hi-lo)*g.outW
+	switch {
+	case k.mult != 1:
+		k.runMultiplier(p0, npix)
+	case k.quant:
+		kern.QDepthwise(p0, npix, k.in, k.taps, k.pad, k.xor, k.w, k.ep, k.out[p0*g.outC:], g.outC)
+	default:
+		kern.FDepthwise(p0, npix, k.inF, k.taps, k.padF, k.wFP, k.biasF, k.lo, k.hi, k.outF[p0*g.outC:], g.outC)
 	}
 }
 
-// fillTaps computes the input offset of every tap of output row (b, oy).
-func (k *depthwise) fillTaps(taps *kern.DWTaps, b, oy int) {
+// fillTaps computes, once, the input offset of every tap of every output
+// pixel of an input of n values.
+func (k *depthwise) fillTaps(n int) error {
 	g := &k.g
+	t := g.kh * g.kw
+	if n > math.MaxInt32 {
+		return fmt.Errorf("input of %d values is too large", n)
+	}
+	k.offs = make([]int32, g.batch*g.outH*g.outW*t)
 	i := 0
-	for ox := 0; ox < g.outW; ox++ {
-		for ky := 0; ky < g.kh; ky++ {
-			iy := oy*g.sh - g.padT + ky*g.dh
-			for kx := 0; kx < g.kw; kx++ {
-				ix := ox*g.sw - g.padL + kx*g.dw
-				if iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW {
-					taps.Offs[i] = -1
-				} else {
-					taps.Offs[i] = int32(((b*g.inH+iy)*g.inW + ix) * g.inC)
+	for b := 0; b < g.batch; b++ {
+		for oy := 0; oy < g.outH; oy++ {
+			for ox := 0; ox < g.outW; ox++ {
+				for ky := 0; ky < g.kh; ky++ {
+					iy := oy*g.sh - g.padT + ky*g.dh
+					for kx := 0; kx < g.kw; kx++ {
+						ix := ox*g.sw - g.padL + kx*g.dw
+						k.offs[i] = -1
+						if iy >= 0 && iy < g.inH && ix >= 0 && ix < g.inW {
+							k.offs[i] = int32(((b*g.inH+iy)*g.inW + ix) * g.inC)
+						}
+						i++
+					}
 				}
-				i++
 			}
 		}
 	}
+	k.taps = kern.NewDWTaps(t, k.offs)
+	return nil
 }
 
-// runMultiplier computes one output row when the depth multiplier is not 1
-// (rare; plain loops).
-func (k *depthwise) runMultiplier(taps *kern.DWTaps, base int) {
+// runMultiplier computes npix output pixels from p0 when the depth
+// multiplier is not 1 (rare; plain loops).
+func (k *depthwise) runMultiplier(p0, npix int) {
 	g := &k.g
-	for ox := 0; ox < g.outW; ox++ {
-		offs := taps.Offs[ox*taps.T : (ox+1)*taps.T]
+	t := g.kh * g.kw
+	for p := p0; p < p0+npix; p++ {
+		offs := k.offs[p*t : (p+1)*t]
 		for o := 0; o < g.outC; o++ {
 			ic := o / k.mult
-			idx := base + ox*g.outC + o
+			idx := p*g.outC + o
 			if k.quant {
 				acc := k.ep.Bias[o]
 				for t, off := range offs {

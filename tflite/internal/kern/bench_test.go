@@ -55,4 +55,48 @@ func BenchmarkQGemm(b *testing.B) {
 	}
 }
 
-var _ = fmt.Sprint
+// dwShapes are depthwise 3x3 layers of MobileNets: one output row of
+// width pixels of c channels, reading an input of the same size.
+var dwShapes = []struct{ width, c int }{{112, 8}, {112, 32}, {56, 144}, {28, 192}, {14, 576}, {7, 960}}
+
+// rowTaps are the taps of output row 1 of a 3x3 stride-1 padded depthwise
+// convolution on a 3-row input of width pixels and c channels.
+func rowTaps(width, c int) *DWTaps {
+	offs := make([]int32, width*9)
+	for x := 0; x < width; x++ {
+		for ky := 0; ky < 3; ky++ {
+			for kx := 0; kx < 3; kx++ {
+				ix, off := x+kx-1, int32(-1)
+				if ix >= 0 && ix < width {
+					off = int32((ky*width + ix) * c)
+				}
+				offs[x*9+ky*3+kx] = off
+			}
+		}
+	}
+	return NewDWTaps(9, offs)
+}
+
+func BenchmarkQDepthwise(b *testing.B) {
+	for _, s := range dwShapes {
+		b.Run(fmt.Sprintf("%dx%d", s.width, s.c), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(7, 8))
+			in := randBytes(rng, 3*s.width*s.c)
+			pad := make([]byte, s.c)
+			wq := make([]int16, 9*s.c)
+			for i := range wq {
+				wq[i] = int16(rng.IntN(255) - 127)
+			}
+			ep := randQCase(rng, 1, s.c, 9).ep
+			taps := rowTaps(s.width, s.c)
+			out := make([]byte, s.width*s.c)
+			forBenchLevels(b, func(b *testing.B) {
+				w := PackQDW(wq, s.c, 9)
+				for b.Loop() {
+					QDepthwise(0, s.width, in, taps, pad, 0, w, &ep, out, s.c)
+				}
+				reportGMACs(b, s.width*s.c*9)
+			})
+		})
+	}
+}

@@ -1,11 +1,42 @@
 package kern
 
-// DWTaps describes where the T taps of each output pixel read: offs[p*T+t]
-// is the offset of tap t of pixel p in the input, or -1 when the tap falls
-// in the padding.
+// DWTaps describe where the taps of a run of output pixels read, checked
+// once so kernels can trust them.
 type DWTaps struct {
-	T    int
-	Offs []int32
+	t    int
+	offs []int32
+	max  int // largest offset
+}
+
+// NewDWTaps takes the t tap offsets of each of len(offs)/t output pixels:
+// offs[p*t+t'] is where tap t' of pixel p reads in the input, or -1 when
+// the tap falls in the padding. It keeps offs, which must not change.
+func NewDWTaps(t int, offs []int32) *DWTaps {
+	if t < 1 || len(offs)%t != 0 {
+		panic("kern: tap offsets are not a whole number of pixels")
+	}
+	d := &DWTaps{t: t, offs: offs, max: -1}
+	for _, off := range offs {
+		if off < -1 {
+			panic("kern: negative tap offset")
+		}
+		d.max = max(d.max, int(off))
+	}
+	return d
+}
+
+// check panics unless pixels [p0, p0+npix) exist and read inside an input
+// of n values with c channels per tap.
+func (d *DWTaps) check(p0, npix, t, c, n int) {
+	if d.t != t {
+		panic("kern: taps and weights disagree on the number of taps")
+	}
+	if p0 < 0 || npix < 0 || (p0+npix)*t > len(d.offs) {
+		panic("kern: pixels out of range of the taps")
+	}
+	if d.max+c > n {
+		panic("kern: taps read past the input")
+	}
 }
 
 // QDWWeights are depthwise weights W[t][c] for C channels, with the weight
@@ -14,10 +45,11 @@ type DWTaps struct {
 type QDWWeights struct {
 	C, T int
 	W    []int16
-	// isa is the level the weights were packed for; packed holds its
-	// layout (see packQDW), or is nil for isaGo.
+	// isa is the level the weights were packed for; packed and colFix
+	// hold its layout (see packQDW), or are nil for isaGo.
 	isa    isa
 	packed []int16
+	colFix []int32
 }
 
 // PackQDW packs depthwise weights w[t][c] (t < taps, c < channels).
@@ -29,41 +61,29 @@ func PackQDW(w []int16, c, taps int) *QDWWeights {
 	return q
 }
 
-// QDepthwise computes npix output pixels of a depthwise convolution with
-// depth multiplier 1:
+// QDepthwise computes output pixels p0 to p0+npix-1 of taps, of a
+// depthwise convolution with depth multiplier 1, into out[0:]:
 //
 //	acc = Bias[c] + sum_t a(p,t,c)*W[t][c]
-//	out[p*ldo+c] = ep.Output(acc, c)
+//	out[(p-p0)*ldo+c] = ep.Output(acc, c)
 //
-// where a(p,t,c) = in[offs+c] XOR xor read as unsigned, or pad[c] XOR xor
-// for a padded tap. ep.RowSumMul is ignored.
-func QDepthwise(npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
+// where a(p,t,c) = in[off(p,t)+c] XOR xor read as unsigned, or pad[c] XOR
+// xor for a padded tap. ep.RowSumMul is ignored.
+func QDepthwise(p0, npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
 	if npix == 0 {
 		return
 	}
 	_ = out[(npix-1)*ldo+w.C-1]
 	_ = pad[w.C-1]
-	checkTaps(taps, npix, w.T, len(in)-w.C)
-	if w.isa != isaGo && qdwAsm(npix, in, taps, pad, xor, w, ep, out, ldo) {
+	taps.check(p0, npix, w.T, w.C, len(in))
+	offs := taps.offs[p0*w.T : (p0+npix)*w.T]
+	if w.isa != isaGo && qdwAsm(npix, in, offs, pad, xor, w, ep, out, ldo) {
 		return
 	}
-	qdwGo(npix, in, taps, pad, xor, w, ep, out, ldo)
+	qdwGo(npix, in, offs, pad, xor, w, ep, out, ldo)
 }
 
-// checkTaps panics unless every tap offset is -1 or in [0, maxOff], so the
-// assembly kernels read only inside the input.
-func checkTaps(taps *DWTaps, npix, t, maxOff int) {
-	if taps.T != t {
-		panic("kern: taps and weights disagree on the number of taps")
-	}
-	for _, off := range taps.Offs[:npix*t] {
-		if off < -1 || int(off) > maxOff {
-			panic("kern: depthwise tap offset out of range")
-		}
-	}
-}
-
-func qdwGo(npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
+func qdwGo(npix int, in []byte, offs []int32, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
 	const block = 64
 	var acc [block]int32
 	for p := 0; p < npix; p++ {
@@ -73,7 +93,7 @@ func qdwGo(npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *QDWWeight
 			copy(a, ep.Bias[c0:c0+n])
 			for t := 0; t < w.T; t++ {
 				src := pad[c0 : c0+n]
-				if off := int(taps.Offs[p*w.T+t]); off >= 0 {
+				if off := int(offs[p*w.T+t]); off >= 0 {
 					src = in[off+c0 : off+c0+n]
 				}
 				wt := w.W[t*w.C+c0 : t*w.C+c0+n]
@@ -94,10 +114,12 @@ func qdwGo(npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *QDWWeight
 type FDWWeights struct {
 	C, T int
 	W    []float32
-	// isa is the level the weights were packed for; packed holds its
-	// layout (see packFDW), or is nil for isaGo.
+	// isa is the level the weights were packed for; packed holds W[t][c]
+	// at stride cp (see packFDW), or is nil for isaGo.
 	isa    isa
 	packed []float32
+	cp     int
+	zeros  []float32 // the bias of convolutions without one
 }
 
 // PackFDW packs float depthwise weights w[t][c] (t < taps, c < channels).
@@ -109,15 +131,15 @@ func PackFDW(w []float32, c, taps int) *FDWWeights {
 	return f
 }
 
-// FDepthwise computes npix output pixels of a float depthwise convolution
-// with depth multiplier 1:
+// FDepthwise computes output pixels p0 to p0+npix-1 of taps, of a float
+// depthwise convolution with depth multiplier 1, into out[0:]:
 //
-//	out[p*ldo+c] = min(max(bias[c] + sum_t a(p,t,c)*W[t][c], lo), hi)
+//	out[(p-p0)*ldo+c] = min(max(bias[c] + sum_t a(p,t,c)*W[t][c], lo), hi)
 //
-// where a(p,t,c) = in[offs+c], or pad[c] (zeros, normally) for a padded tap.
-// bias may be nil. Sums may be evaluated in any order (and fused), so
+// where a(p,t,c) = in[off(p,t)+c], or pad[c] (zeros, normally) for a padded
+// tap. bias may be nil. Sums may be evaluated in any order (and fused), so
 // results agree with the portable version to rounding, not bit for bit.
-func FDepthwise(npix int, in []float32, taps *DWTaps, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
+func FDepthwise(p0, npix int, in []float32, taps *DWTaps, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
 	if npix == 0 {
 		return
 	}
@@ -126,14 +148,15 @@ func FDepthwise(npix int, in []float32, taps *DWTaps, pad []float32, w *FDWWeigh
 	if bias != nil {
 		_ = bias[w.C-1]
 	}
-	checkTaps(taps, npix, w.T, len(in)-w.C)
-	if w.isa != isaGo && fdwAsm(npix, in, taps, pad, w, bias, lo, hi, out, ldo) {
+	taps.check(p0, npix, w.T, w.C, len(in))
+	offs := taps.offs[p0*w.T : (p0+npix)*w.T]
+	if w.isa != isaGo && fdwAsm(npix, in, offs, pad, w, bias, lo, hi, out, ldo) {
 		return
 	}
-	fdwGo(npix, in, taps, pad, w, bias, lo, hi, out, ldo)
+	fdwGo(npix, in, offs, pad, w, bias, lo, hi, out, ldo)
 }
 
-func fdwGo(npix int, in []float32, taps *DWTaps, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
+func fdwGo(npix int, in []float32, offs []int32, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
 	c := w.C
 	for p := 0; p < npix; p++ {
 		o := out[p*ldo : p*ldo+c]
@@ -144,7 +167,7 @@ func fdwGo(npix int, in []float32, taps *DWTaps, pad []float32, w *FDWWeights, b
 		}
 		for t := 0; t < w.T; t++ {
 			src := pad[:c]
-			if off := taps.Offs[p*w.T+t]; off >= 0 {
+			if off := offs[p*w.T+t]; off >= 0 {
 				src = in[off : int(off)+c]
 			}
 			wt := w.W[t*c : t*c+c]

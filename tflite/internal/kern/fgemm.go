@@ -8,6 +8,7 @@ type FWeights struct {
 	// layout (see packF), or is nil for isaGo.
 	isa    isa
 	packed []float32
+	zeros  []float32 // the bias of products without one
 }
 
 // PackF packs n rows of k float32 weights (row-major).

@@ -153,3 +153,169 @@ func firstDiff(a, b []byte) int {
 	}
 	return -1
 }
+
+// randTaps returns npix pixels of t tap offsets into an input of n values,
+// each padded (-1) with probability 1/5, and room for c channels.
+func randTaps(rng *rand.Rand, npix, t, n, c int) *DWTaps {
+	offs := make([]int32, npix*t)
+	for i := range offs {
+		offs[i] = -1
+		if rng.IntN(5) > 0 {
+			offs[i] = int32(rng.IntN(n - c + 1))
+		}
+	}
+	return NewDWTaps(t, offs)
+}
+
+func TestQDepthwise(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		for i := 0; i < 600; i++ {
+			c, nt, npix, p0 := 1+rng.IntN(100), 1+rng.IntN(12), 1+rng.IntN(8), rng.IntN(3)
+			switch i % 10 {
+			case 0:
+				nt = 9
+			case 1:
+				nt = 25 + rng.IntN(30) // past qdwMaxTaps too
+			}
+			ldo := c + rng.IntN(4)
+			in := randBytes(rng, c+rng.IntN(300))
+			pad := randBytes(rng, c)
+			taps := randTaps(rng, p0+npix, nt, len(in), c)
+			wq := make([]int16, nt*c)
+			for j := range wq {
+				wq[j] = int16(rng.Uint32())
+				if i%2 == 0 {
+					wq[j] = int16(rng.IntN(511) - 255)
+				}
+			}
+			qc := randQCase(rng, 1, c, nt)
+			ep := &qc.ep
+			xor := [...]byte{0, 0x80, 0x80, 0x3c}[rng.IntN(4)]
+			w := PackQDW(wq, c, nt)
+			sentinel := randBytes(rng, (npix-1)*ldo+c+5)
+			want := append([]byte(nil), sentinel...)
+			qdwGo(npix, in, taps.offs[p0*nt:], pad, xor, w, ep, want, ldo)
+			got := append([]byte(nil), sentinel...)
+			QDepthwise(p0, npix, in, taps, pad, xor, w, ep, got, ldo)
+			if j := firstDiff(got, want); j >= 0 {
+				t.Fatalf("c=%d taps=%d npix=%d ldo=%d xor=%#x: byte %d (pixel %d channel %d) is %d, want %d",
+					c, nt, npix, ldo, xor, j, j/ldo, j%ldo, got[j], want[j])
+			}
+		}
+	})
+}
+
+func randFloats(rng *rand.Rand, n int) []float32 {
+	f := make([]float32, n)
+	for i := range f {
+		f[i] = rng.Float32()*2 - 1
+	}
+	return f
+}
+
+// closeTo reports whether got is want up to the rounding of a sum whose
+// terms add up to mag in absolute value, NaN matching NaN.
+func closeTo(got, want, mag float32) bool {
+	if got != got || want != want {
+		return got != got && want != want
+	}
+	return math.Abs(float64(got-want)) <= 1e-5*float64(mag)+1e-30
+}
+
+// fRange returns clamp bounds: none, ReLU6-like or narrow.
+func fRange(rng *rand.Rand) (lo, hi float32) {
+	switch rng.IntN(3) {
+	case 0:
+		return float32(math.Inf(-1)), float32(math.Inf(1))
+	case 1:
+		return 0, 6
+	}
+	lo = rng.Float32() - 0.5
+	return lo, lo + rng.Float32()*0.2
+}
+
+func TestFGemm(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		shapes := [][3]int{{1, 1, 1}, {1, 1001, 256}, {13, 8, 27}, {300, 40, 8}, {7, 64, 3}}
+		for i := 0; i < 300; i++ {
+			shapes = append(shapes, [3]int{1 + rng.IntN(20), 1 + rng.IntN(100), 1 + rng.IntN(80)})
+		}
+		for _, s := range shapes {
+			m, n, k := s[0], s[1], s[2]
+			lda, ldo := k+rng.IntN(3), n+rng.IntN(3)
+			a, wf := randFloats(rng, (m-1)*lda+k), randFloats(rng, n*k)
+			var bias []float32
+			if rng.IntN(3) > 0 {
+				bias = randFloats(rng, n)
+			}
+			lo, hi := fRange(rng)
+			w := PackF(wf, n, k)
+			sentinel := randFloats(rng, (m-1)*ldo+n+3)
+			want := append([]float32(nil), sentinel...)
+			fgemmGo(m, a, lda, w, bias, lo, hi, want, ldo)
+			got := append([]float32(nil), sentinel...)
+			FGemm(m, a, lda, w, bias, lo, hi, got, ldo)
+			for i := range got {
+				r, c := i/ldo, i%ldo
+				mag := float32(0)
+				if c < n && r < m {
+					for j := 0; j < k; j++ {
+						mag += float32(math.Abs(float64(a[r*lda+j] * wf[c*k+j])))
+					}
+				}
+				if !closeTo(got[i], want[i], mag) {
+					t.Fatalf("m=%d n=%d k=%d lda=%d ldo=%d bias=%v [%g,%g]: value %d (row %d col %d) is %g, want %g",
+						m, n, k, lda, ldo, bias != nil, lo, hi, i, r, c, got[i], want[i])
+				}
+			}
+		}
+	})
+}
+
+func TestFDepthwise(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for i := 0; i < 600; i++ {
+			c, nt, npix, p0 := 1+rng.IntN(100), 1+rng.IntN(12), 1+rng.IntN(8), rng.IntN(3)
+			switch i % 10 {
+			case 0:
+				nt = 9
+			case 1:
+				nt = 25 + rng.IntN(30)
+			}
+			ldo := c + rng.IntN(4)
+			in := randFloats(rng, c+rng.IntN(300))
+			pad := make([]float32, c)
+			taps := randTaps(rng, p0+npix, nt, len(in), c)
+			w := PackFDW(randFloats(rng, nt*c), c, nt)
+			var bias []float32
+			if rng.IntN(3) > 0 {
+				bias = randFloats(rng, c)
+			}
+			lo, hi := fRange(rng)
+			sentinel := randFloats(rng, (npix-1)*ldo+c+3)
+			offs := taps.offs[p0*nt:]
+			want := append([]float32(nil), sentinel...)
+			fdwGo(npix, in, offs, pad, w, bias, lo, hi, want, ldo)
+			got := append([]float32(nil), sentinel...)
+			FDepthwise(p0, npix, in, taps, pad, w, bias, lo, hi, got, ldo)
+			for j := range got {
+				p, ch := j/ldo, j%ldo
+				mag := float32(0)
+				if p < npix && ch < c {
+					for tp := 0; tp < nt; tp++ {
+						if off := offs[p*nt+tp]; off >= 0 {
+							mag += float32(math.Abs(float64(in[int(off)+ch] * w.W[tp*c+ch])))
+						}
+					}
+				}
+				if !closeTo(got[j], want[j], mag) {
+					t.Fatalf("c=%d taps=%d npix=%d ldo=%d bias=%v [%g,%g]: value %d (pixel %d channel %d) is %g, want %g",
+						c, nt, npix, ldo, bias != nil, lo, hi, j, p, ch, got[j], want[j])
+				}
+			}
+		}
+	})
+}

@@ -46,3 +46,51 @@ func packQ16(q *QWeights, pw, g int) []int16 {
 	}
 	return out
 }
+
+// packQDWPairs lays depthwise weights out for multiply-add-pairs kernels:
+// blocks of cb channels; in each block, for each pair of taps (the last
+// one paired with zeros when T is odd), two vectors of cb/2 int16 pairs,
+// where lane d of vector h holds channel lane(d, h) of the block. Channels
+// past C are zero.
+func packQDWPairs(q *QDWWeights, cb int, lane func(d, h int) int) []int16 {
+	nb, np := (q.C+cb-1)/cb, (q.T+1)/2
+	out := make([]int16, nb*np*2*cb)
+	i := 0
+	for b := 0; b < nb; b++ {
+		for j := 0; j < np; j++ {
+			for h := 0; h < 2; h++ {
+				for d := 0; d < cb/2; d++ {
+					c := b*cb + lane(d, h)
+					for t := 2 * j; t < 2*j+2; t++ {
+						if c < q.C && t < q.T {
+							out[i] = q.W[t*q.C+c]
+						}
+						i++
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// packF32 lays B out for broadcast-and-multiply kernels: panels of pw
+// columns, in groups of up to g panels; within a group, for each k, each
+// panel's columns in order. Columns past N are zero.
+func packF32(f *FWeights, pw, g int) []float32 {
+	np := (f.N + pw - 1) / pw
+	out := make([]float32, np*pw*f.K)
+	i := 0
+	for p0 := 0; p0 < np; p0 += g {
+		nv := min(g, np-p0)
+		for k := 0; k < f.K; k++ {
+			for c := p0 * pw; c < (p0+nv)*pw; c++ {
+				if c < f.N {
+					out[i] = f.rows[c*f.K+k]
+				}
+				i++
+			}
+		}
+	}
+	return out
+}
