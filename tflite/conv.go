@@ -41,25 +41,53 @@ func (g *convGeom) pointwise() bool {
 // input get pad.
 func im2colRow[E byte | float32](dst []E, ldd int, src []E, g *convGeom, b, oy int, pad E) {
 	c := g.inC
-	for ox := 0; ox < g.outW; ox++ {
-		d := dst[ox*ldd:]
-		i := 0
-		for ky := 0; ky < g.kh; ky++ {
-			iy := oy*g.sh - g.padT + ky*g.dh
-			for kx := 0; kx < g.kw; kx++ {
-				ix := ox*g.sw - g.padL + kx*g.dw
-				seg := d[i : i+c]
-				if iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW {
-					for j := range seg {
-						seg[j] = pad
+	run := g.kw * c // the values of one filter row
+	for ky := 0; ky < g.kh; ky++ {
+		iy := oy*g.sh - g.padT + ky*g.dh
+		rowOff := (b*g.inH + iy) * g.inW
+		for ox := 0; ox < g.outW; ox++ {
+			d := dst[ox*ldd+ky*run : ox*ldd+(ky+1)*run]
+			ix0 := ox*g.sw - g.padL
+			switch {
+			case iy < 0 || iy >= g.inH:
+				fill(d, pad)
+			case g.dw == 1 && ix0 >= 0 && ix0+g.kw <= g.inW:
+				// The whole filter row is in the input, contiguous.
+				copySmall(d, src[(rowOff+ix0)*c:])
+			default:
+				for kx := 0; kx < g.kw; kx++ {
+					seg := d[kx*c : (kx+1)*c]
+					if ix := ix0 + kx*g.dw; ix >= 0 && ix < g.inW {
+						copySmall(seg, src[(rowOff+ix)*c:])
+					} else {
+						fill(seg, pad)
 					}
-				} else {
-					off := ((b*g.inH+iy)*g.inW + ix) * c
-					copy(seg, src[off:off+c])
 				}
-				i += c
 			}
 		}
+	}
+}
+
+// copySmall copies len(d) values; short runs (as im2col of 3-channel
+// images makes) are faster inline than through memmove.
+func copySmall[E byte | float32](d, s []E) {
+	switch n := len(d); {
+	case n == 9: // a 3-wide filter row on RGB, the usual stem
+		d, s := d[:9], s[:9]
+		d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8] = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]
+	case n <= 32:
+		s = s[:n]
+		for i := range d {
+			d[i] = s[i]
+		}
+	default:
+		copy(d, s)
+	}
+}
+
+func fill[E byte | float32](d []E, v E) {
+	for i := range d {
+		d[i] = v
 	}
 }
 

@@ -100,3 +100,39 @@ func BenchmarkQDepthwise(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkFGemm(b *testing.B) {
+	for _, s := range gemmShapes {
+		b.Run(s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			a, wf, bias := randFloats(rng, s.m*s.k), randFloats(rng, s.n*s.k), randFloats(rng, s.n)
+			out := make([]float32, s.m*s.n)
+			forBenchLevels(b, func(b *testing.B) {
+				w := PackF(wf, s.n, s.k)
+				for b.Loop() {
+					FGemm(s.m, a, s.k, w, bias, 0, 6, out, s.n)
+				}
+				reportGMACs(b, s.m*s.n*s.k)
+			})
+		})
+	}
+}
+
+func BenchmarkFDepthwise(b *testing.B) {
+	for _, s := range dwShapes {
+		b.Run(fmt.Sprintf("%dx%d", s.width, s.c), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(7, 8))
+			in, wf, bias := randFloats(rng, 3*s.width*s.c), randFloats(rng, 9*s.c), randFloats(rng, s.c)
+			pad := make([]float32, s.c)
+			taps := rowTaps(s.width, s.c)
+			out := make([]float32, s.width*s.c)
+			forBenchLevels(b, func(b *testing.B) {
+				w := PackFDW(wf, s.c, 9)
+				for b.Loop() {
+					FDepthwise(0, s.width, in, taps, pad, w, bias, 0, 6, out, s.c)
+				}
+				reportGMACs(b, s.width*s.c*9)
+			})
+		})
+	}
+}

@@ -77,17 +77,21 @@ func QDepthwise(p0, npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *
 	_ = pad[w.C-1]
 	taps.check(p0, npix, w.T, w.C, len(in))
 	offs := taps.offs[p0*w.T : (p0+npix)*w.T]
-	if w.isa != isaGo && qdwAsm(npix, in, offs, pad, xor, w, ep, out, ldo) {
-		return
+	done := 0
+	if w.isa != isaGo {
+		done = qdwAsm(npix, in, offs, pad, xor, w, ep, out, ldo)
 	}
-	qdwGo(npix, in, offs, pad, xor, w, ep, out, ldo)
+	if done < w.C {
+		qdwGo(npix, in, offs, pad, xor, w, ep, out, ldo, done)
+	}
 }
 
-func qdwGo(npix int, in []byte, offs []int32, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
+// qdwGo computes channels [from, C).
+func qdwGo(npix int, in []byte, offs []int32, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo, from int) {
 	const block = 64
 	var acc [block]int32
 	for p := 0; p < npix; p++ {
-		for c0 := 0; c0 < w.C; c0 += block {
+		for c0 := from; c0 < w.C; c0 += block {
 			n := min(block, w.C-c0)
 			a := acc[:n]
 			copy(a, ep.Bias[c0:c0+n])

@@ -27,10 +27,17 @@ type qdwArgs struct {
 }
 
 // qdwAVX512 computes npix pixels in blocks of 32 channels laid out by
-// packQDWPairs.
+// packQDWPairs (pairLane).
 //
 //go:noescape
 func qdwAVX512(p *qdwArgs)
+
+// qdwAVX2 computes channels [0, c) of npix pixels, c a multiple of 8: in
+// blocks of 16 channels laid out by packQDWPairs (pairLane), then one of 8
+// channels in order.
+//
+//go:noescape
+func qdwAVX2(p *qdwArgs)
 
 // fdwArgs are the operands of the assembly FDepthwise kernels; the kernels
 // read the fields at the offsets go_asm.h gives.
@@ -55,6 +62,11 @@ type fdwArgs struct {
 //go:noescape
 func fdwAVX512(p *fdwArgs)
 
+// fdwAVX2 computes npix pixels in blocks of 8 channels.
+//
+//go:noescape
+func fdwAVX2(p *fdwArgs)
+
 func packFDW(f *FDWWeights) {
 	if f.T > qdwMaxTaps {
 		return
@@ -62,6 +74,8 @@ func packFDW(f *FDWWeights) {
 	switch level {
 	case isaAVX512:
 		f.cp = (f.C + 15) &^ 15
+	case isaAVX2:
+		f.cp = (f.C + 7) &^ 7
 	default:
 		return
 	}
@@ -81,7 +95,11 @@ func fdwAsm(npix int, in []float32, offs []int32, pad []float32, w *FDWWeights, 
 		in: &in[0], offs: &offs[0], taps4: 4 * w.T, taps: w.T, npix: npix, c: w.C, pad: &pad[0],
 		w: &w.packed[0], cp4: 4 * w.cp, bias: &bias[0], out: &out[0], ldo: ldo, lo: lo, hi: hi,
 	}
-	fdwAVX512(&p)
+	if w.isa == isaAVX2 {
+		fdwAVX2(&p)
+	} else {
+		fdwAVX512(&p)
+	}
 	return true
 }
 
@@ -91,7 +109,13 @@ func packQDW(q *QDWWeights) {
 	}
 	switch level {
 	case isaAVX512:
-		q.packed = packQDWPairs(q, 32, avx512PairLane)
+		q.packed = packQDWPairs(q, 0, q.C, 32, pairLane)
+	case isaAVX2:
+		c16, c8 := q.C&^15, q.C&^7
+		if c8 == 0 {
+			return
+		}
+		q.packed = append(packQDWPairs(q, 0, c16, 16, pairLane), packQDWPairs(q, c16, c8, 8, inOrder)...)
 	default:
 		return
 	}
@@ -104,13 +128,17 @@ func packQDW(q *QDWWeights) {
 	q.isa = level
 }
 
-// avx512PairLane is the channel of dword lane d of the low (hi=0) or high
-// (hi=1) product of vpunpck{l,h}wd on 32 channels widened to words.
-func avx512PairLane(d, hi int) int { return 8*(d/4) + 4*hi + d%4 }
+// pairLane is the channel of dword lane d of the low (h=0) or high (h=1)
+// result of vpunpck{l,h}wd on channels widened to words.
+func pairLane(d, h int) int { return 8*(d/4) + 4*h + d%4 }
 
-func qdwAsm(npix int, in []byte, offs []int32, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) bool {
+// inOrder is the channel of dword lane d of vector h of 8 channels in order.
+func inOrder(d, h int) int { return 4*h + d }
+
+// qdwAsm returns how many channels it computed, from 0.
+func qdwAsm(npix int, in []byte, offs []int32, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) int {
 	if ep.Scale == nil || (xor != 0 && xor != 0x80) {
-		return false
+		return 0
 	}
 	_ = ep.Bias[w.C-1]
 	_ = ep.Scale[w.C-1]
@@ -122,6 +150,11 @@ func qdwAsm(npix int, in []byte, offs []int32, pad []byte, xor byte, w *QDWWeigh
 	if xor == 0x80 {
 		p.signed = 1
 	}
+	if w.isa == isaAVX2 {
+		p.c = w.C &^ 7
+		qdwAVX2(&p)
+		return p.c
+	}
 	qdwAVX512(&p)
-	return true
+	return w.C
 }

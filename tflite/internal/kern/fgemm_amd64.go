@@ -25,10 +25,18 @@ type fgemmArgs struct {
 //go:noescape
 func fgemmAVX512(p *fgemmArgs)
 
+// fgemmAVX2 computes m rows with panels of 8 columns, in groups of up to 2
+// panels laid out by packF32 (8, 2).
+//
+//go:noescape
+func fgemmAVX2(p *fgemmArgs)
+
 func packF(f *FWeights) {
 	switch level {
 	case isaAVX512:
 		f.packed = packF32(f, 16, 4)
+	case isaAVX2:
+		f.packed = packF32(f, 8, 2)
 	default:
 		return
 	}
@@ -45,6 +53,10 @@ func fgemmAsm(m int, a []float32, lda int, w *FWeights, bias []float32, lo, hi f
 		a: &a[0], lda: lda, m: m, k: w.K, b: unsafe.SliceData(w.packed), n: w.N,
 		bias: &bias[0], out: &out[0], ldo: ldo, lo: lo, hi: hi,
 	}
-	fgemmAVX512(&p)
+	if w.isa == isaAVX2 {
+		fgemmAVX2(&p)
+	} else {
+		fgemmAVX512(&p)
+	}
 	return true
 }

@@ -18,9 +18,7 @@ func fgemmAsm(int, []float32, int, *FWeights, []float32, float32, float32, []flo
 
 func packQDW(*QDWWeights) {}
 
-func qdwAsm(int, []byte, []int32, []byte, byte, *QDWWeights, *QEpilogue, []byte, int) bool {
-	return false
-}
+func qdwAsm(int, []byte, []int32, []byte, byte, *QDWWeights, *QEpilogue, []byte, int) int { return 0 }
 
 func packFDW(*FDWWeights) {}
 

@@ -195,7 +195,7 @@ func TestQDepthwise(t *testing.T) {
 			w := PackQDW(wq, c, nt)
 			sentinel := randBytes(rng, (npix-1)*ldo+c+5)
 			want := append([]byte(nil), sentinel...)
-			qdwGo(npix, in, taps.offs[p0*nt:], pad, xor, w, ep, want, ldo)
+			qdwGo(npix, in, taps.offs[p0*nt:], pad, xor, w, ep, want, ldo, 0)
 			got := append([]byte(nil), sentinel...)
 			QDepthwise(p0, npix, in, taps, pad, xor, w, ep, got, ldo)
 			if j := firstDiff(got, want); j >= 0 {

@@ -47,22 +47,22 @@ func packQ16(q *QWeights, pw, g int) []int16 {
 	return out
 }
 
-// packQDWPairs lays depthwise weights out for multiply-add-pairs kernels:
-// blocks of cb channels; in each block, for each pair of taps (the last
-// one paired with zeros when T is odd), two vectors of cb/2 int16 pairs,
-// where lane d of vector h holds channel lane(d, h) of the block. Channels
-// past C are zero.
-func packQDWPairs(q *QDWWeights, cb int, lane func(d, h int) int) []int16 {
-	nb, np := (q.C+cb-1)/cb, (q.T+1)/2
+// packQDWPairs lays depthwise weights of channels [c0, c1) out for
+// multiply-add-pairs kernels: blocks of cb channels; in each block, for
+// each pair of taps (the last one paired with zeros when T is odd), two
+// vectors of cb/2 int16 pairs, where lane d of vector h holds channel
+// lane(d, h) of the block. Channels past c1 are zero.
+func packQDWPairs(q *QDWWeights, c0, c1, cb int, lane func(d, h int) int) []int16 {
+	nb, np := (c1-c0+cb-1)/cb, (q.T+1)/2
 	out := make([]int16, nb*np*2*cb)
 	i := 0
 	for b := 0; b < nb; b++ {
 		for j := 0; j < np; j++ {
 			for h := 0; h < 2; h++ {
 				for d := 0; d < cb/2; d++ {
-					c := b*cb + lane(d, h)
+					c := c0 + b*cb + lane(d, h)
 					for t := 2 * j; t < 2*j+2; t++ {
-						if c < q.C && t < q.T {
+						if c < c1 && t < q.T {
 							out[i] = q.W[t*q.C+c]
 						}
 						i++

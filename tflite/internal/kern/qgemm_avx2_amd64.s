@@ -13,37 +13,6 @@
 //	hold columns; in the epilogue Y8 scales, Y9 OutZP, Y10 Lo, Y11 Hi,
 //	Y14 temporary, Y15 the byte gather.
 
-DATA qIota<>+0(SB)/4, $0
-DATA qIota<>+4(SB)/4, $1
-DATA qIota<>+8(SB)/4, $2
-DATA qIota<>+12(SB)/4, $3
-DATA qIota<>+16(SB)/4, $4
-DATA qIota<>+20(SB)/4, $5
-DATA qIota<>+24(SB)/4, $6
-DATA qIota<>+28(SB)/4, $7
-GLOBL qIota<>(SB), RODATA|NOPTR, $32
-
-// qLowBytes gathers byte 0 of each dword of a 128-bit lane into its low 4
-// bytes.
-DATA qLowBytes<>+0(SB)/8, $0x808080800c080400
-DATA qLowBytes<>+8(SB)/8, $0x8080808080808080
-DATA qLowBytes<>+16(SB)/8, $0x808080800c080400
-DATA qLowBytes<>+24(SB)/8, $0x8080808080808080
-GLOBL qLowBytes<>(SB), RODATA|NOPTR, $32
-
-// 8 times MaxInt32, and 8 times 2^31 as float32.
-DATA qMaxInt<>+0(SB)/8, $0x7fffffff7fffffff
-DATA qMaxInt<>+8(SB)/8, $0x7fffffff7fffffff
-DATA qMaxInt<>+16(SB)/8, $0x7fffffff7fffffff
-DATA qMaxInt<>+24(SB)/8, $0x7fffffff7fffffff
-GLOBL qMaxInt<>(SB), RODATA|NOPTR, $32
-
-DATA qTwo31<>+0(SB)/8, $0x4f0000004f000000
-DATA qTwo31<>+8(SB)/8, $0x4f0000004f000000
-DATA qTwo31<>+16(SB)/8, $0x4f0000004f000000
-DATA qTwo31<>+24(SB)/8, $0x4f0000004f000000
-GLOBL qTwo31<>(SB), RODATA|NOPTR, $32
-
 // ROW points reg at row r of the tile (clamped to the last row) and saves
 // its output row and row term.
 #define ROW(r, reg) \
@@ -95,7 +64,7 @@ GLOBL qTwo31<>(SB), RODATA|NOPTR, $32
 	VPBROADCASTD qgemmArgs_outZP(R14), Y9; \
 	VPBROADCASTD qgemmArgs_lo(R14), Y10; \
 	VPBROADCASTD qgemmArgs_hi(R14), Y11; \
-	VMOVDQU qLowBytes<>(SB), Y15; \
+	VMOVDQU ·lowBytes(SB), Y15; \
 	MOVQ qgemmArgs_scale(R14), DX
 
 // REQ requantizes acc in place and leaves its 8 bytes in the low half of
@@ -104,9 +73,9 @@ GLOBL qTwo31<>(SB), RODATA|NOPTR, $32
 #define REQ(acc, accx) \
 	VCVTDQ2PS acc, acc; \
 	VMULPS Y8, acc, acc; \
-	VCMPPS $0x1d, qTwo31<>(SB), acc, Y14; \
+	VCMPPS $0x1d, ·two31x8(SB), acc, Y14; \
 	VCVTPS2DQ acc, acc; \
-	VBLENDVPS Y14, qMaxInt<>(SB), acc, acc; \
+	VBLENDVPS Y14, ·maxInt32x8(SB), acc, acc; \
 	VPADDD Y9, acc, acc; \
 	VPMAXSD Y10, acc, acc; \
 	VPMINSD Y11, acc, acc; \
@@ -170,7 +139,7 @@ group:
 	INCQ R12
 	VMOVD R12, X13
 	VPBROADCASTD X13, Y13
-	VPCMPGTD qIota<>(SB), Y13, Y13
+	VPCMPGTD ·iota8(SB), Y13, Y13
 	XORL CX, CX
 	MOVQ qgemmArgs_kp(R14), DX
 	MOVQ qgemmArgs_bias(R14), R13
