@@ -154,27 +154,31 @@ func FDepthwise(p0, npix int, in []float32, taps *DWTaps, pad []float32, w *FDWW
 	}
 	taps.check(p0, npix, w.T, w.C, len(in))
 	offs := taps.offs[p0*w.T : (p0+npix)*w.T]
-	if w.isa != isaGo && fdwAsm(npix, in, offs, pad, w, bias, lo, hi, out, ldo) {
-		return
+	done := 0
+	if w.isa != isaGo {
+		done = fdwAsm(npix, in, offs, pad, w, bias, lo, hi, out, ldo)
 	}
-	fdwGo(npix, in, offs, pad, w, bias, lo, hi, out, ldo)
+	if done < w.C {
+		fdwGo(npix, in, offs, pad, w, bias, lo, hi, out, ldo, done)
+	}
 }
 
-func fdwGo(npix int, in []float32, offs []int32, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
+// fdwGo computes channels [from, C).
+func fdwGo(npix int, in []float32, offs []int32, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo, from int) {
 	c := w.C
 	for p := 0; p < npix; p++ {
-		o := out[p*ldo : p*ldo+c]
+		o := out[p*ldo+from : p*ldo+c]
 		if bias != nil {
-			copy(o, bias[:c])
+			copy(o, bias[from:c])
 		} else {
 			clear(o)
 		}
 		for t := 0; t < w.T; t++ {
-			src := pad[:c]
-			if off := offs[p*w.T+t]; off >= 0 {
-				src = in[off : int(off)+c]
+			src := pad[from:c]
+			if off := int(offs[p*w.T+t]); off >= 0 {
+				src = in[off+from : off+c]
 			}
-			wt := w.W[t*c : t*c+c]
+			wt := w.W[t*c+from : t*c+c]
 			for i, v := range src {
 				o[i] += v * wt[i]
 			}

@@ -22,6 +22,6 @@ func qdwAsm(int, []byte, []int32, []byte, byte, *QDWWeights, *QEpilogue, []byte,
 
 func packFDW(*FDWWeights) {}
 
-func fdwAsm(int, []float32, []int32, []float32, *FDWWeights, []float32, float32, float32, []float32, int) bool {
-	return false
+func fdwAsm(int, []float32, []int32, []float32, *FDWWeights, []float32, float32, float32, []float32, int) int {
+	return 0
 }

@@ -298,7 +298,7 @@ func TestFDepthwise(t *testing.T) {
 			sentinel := randFloats(rng, (npix-1)*ldo+c+3)
 			offs := taps.offs[p0*nt:]
 			want := append([]float32(nil), sentinel...)
-			fdwGo(npix, in, offs, pad, w, bias, lo, hi, want, ldo)
+			fdwGo(npix, in, offs, pad, w, bias, lo, hi, want, ldo, 0)
 			got := append([]float32(nil), sentinel...)
 			FDepthwise(p0, npix, in, taps, pad, w, bias, lo, hi, got, ldo)
 			for j := range got {

@@ -24,23 +24,23 @@ func packQ8(q *QWeights, pw, g int) []int8 {
 	return out
 }
 
-// packQ16 lays B out as int16 for multiply-add-pairs kernels: panels of pw
-// columns, in groups of up to g panels; within a group, for each 2 k, each
-// panel's columns in order, each column's 2 values in k order. Columns past
-// N are zero.
-func packQ16(q *QWeights, pw, g int) []int16 {
+// packQ16 lays B out as int16: panels of pw columns, in groups of up to g
+// panels; within a group, for each kg k, each panel's columns in order,
+// each column's kg values in k order. Columns past N are zero.
+func packQ16(q *QWeights, pw, g, kg int) []int16 {
 	np := (q.N + pw - 1) / pw
 	out := make([]int16, np*pw*q.Kp)
 	i := 0
 	for p0 := 0; p0 < np; p0 += g {
 		nv := min(g, np-p0)
-		for k := 0; k < q.Kp; k += 2 {
+		for k := 0; k < q.Kp; k += kg {
 			for c := p0 * pw; c < (p0+nv)*pw; c++ {
-				if c < q.N {
-					out[i] = int16(q.rows[c*q.Kp+k])
-					out[i+1] = int16(q.rows[c*q.Kp+k+1])
+				for j := 0; j < kg; j++ {
+					if c < q.N {
+						out[i] = int16(q.rows[c*q.Kp+k+j])
+					}
+					i++
 				}
-				i += 2
 			}
 		}
 	}
