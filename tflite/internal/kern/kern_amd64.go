@@ -197,4 +197,3 @@ func fdwKernel(l isa, p *fdwArgs) int {
 	}
 	return p.c
 }
-
