@@ -19,7 +19,6 @@ type depthwise struct {
 	// float
 	inF, outF, wF, biasF []float32
 	wFP                  *kern.FDWWeights
-	padF                 []float32 // zeros, read by padded taps
 	lo, hi               float32
 
 	// quantized
@@ -88,7 +87,7 @@ func prepareDepthwise(c *opContext) (kernel, error) {
 		if k.mult == 1 {
 			w, _ := c.cached(func() (any, error) { return kern.PackFDW(k.wF, oc, kh*kw), nil })
 			k.wFP = w.(*kern.FDWWeights)
-			k.padF = make([]float32, oc)
+			k.taps = kern.NewFDWTaps(kh*kw, oc, k.offs, k.inF, make([]float32, oc))
 		}
 		return k, nil
 	}
@@ -176,6 +175,9 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 	for i := range k.pad {
 		k.pad[i] = byte(inQ.zp)
 	}
+	if k.mult == 1 {
+		k.taps = kern.NewQDWTaps(g.kh*g.kw, g.inC, k.offs, k.in, k.pad)
+	}
 	return nil
 }
 
@@ -189,14 +191,14 @@ func (k *depthwise) run(lo, hi, _ int) {
 	case k.mult != 1:
 		k.runMultiplier(p0, npix)
 	case k.quant:
-		kern.QDepthwise(p0, npix, k.in, k.taps, k.pad, k.xor, k.w, k.ep, k.out[p0*g.outC:], g.outC)
+		kern.QDepthwise(p0, npix, k.taps, k.xor, k.w, k.ep, k.out[p0*g.outC:], g.outC)
 	default:
-		kern.FDepthwise(p0, npix, k.inF, k.taps, k.padF, k.wFP, k.biasF, k.lo, k.hi, k.outF[p0*g.outC:], g.outC)
+		kern.FDepthwise(p0, npix, k.taps, k.wFP, k.biasF, k.lo, k.hi, k.outF[p0*g.outC:], g.outC)
 	}
 }
 
 // fillTaps computes, once, the input offset of every tap of every output
-// pixel of an input of n values.
+// pixel of an input of n values (-1 for taps in the padding).
 func (k *depthwise) fillTaps(n int) error {
 	g := &k.g
 	t := g.kh * g.kw
@@ -222,7 +224,6 @@ func (k *depthwise) fillTaps(n int) error {
 			}
 		}
 	}
-	k.taps = kern.NewDWTaps(t, k.offs)
 	return nil
 }
 

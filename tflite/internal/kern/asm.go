@@ -104,13 +104,11 @@ func fgemmAsm(m int, a []float32, lda int, w *FWeights, bias []float32, lo, hi f
 
 // qdwArgs are the operands of the QDepthwise kernels.
 type qdwArgs struct {
-	in     *byte
-	offs   *int32
+	ptrs   *uintptr // the address of each tap of each pixel, then the pad's
 	taps   int
 	npix   int
 	c      int // channels to compute
 	cw     int // channels of the weights
-	pad    *byte
 	w      *int16
 	fix    *int32 // colFix, added when signed
 	bias   *int32
@@ -123,20 +121,15 @@ type qdwArgs struct {
 	lo, hi int32
 }
 
-// qdwMaxTaps bounds the taps of the depthwise kernels, which keep one
-// pointer per tap on the stack.
-const qdwMaxTaps = 49
-
 // qdwAsm returns how many channels it computed, from 0.
-func qdwAsm(npix int, in []byte, offs []int32, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) int {
+func qdwAsm(npix int, ptrs []uintptr, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) int {
 	if ep.Scale == nil {
 		return 0 // fixed-point requantization stays in Go
 	}
 	_ = ep.Bias[w.C-1]
 	_ = ep.Scale[w.C-1]
 	p := qdwArgs{
-		in: &in[0], offs: &offs[0], taps: w.T, npix: npix, c: w.C, cw: w.C, pad: &pad[0],
-		w: &w.W[0], bias: &ep.Bias[0], scale: &ep.Scale[0],
+		ptrs: &ptrs[0], taps: w.T, npix: npix, c: w.C, cw: w.C, w: &w.W[0], bias: &ep.Bias[0], scale: &ep.Scale[0],
 		out: &out[0], ldo: ldo, xor: uint32(xor) * 0x01010101, outZP: ep.OutZP, lo: ep.Lo, hi: ep.Hi,
 	}
 	if w.packed != nil {
@@ -153,13 +146,10 @@ func qdwAsm(npix int, in []byte, offs []int32, pad []byte, xor byte, w *QDWWeigh
 
 // fdwArgs are the operands of the FDepthwise kernels.
 type fdwArgs struct {
-	in     *float32
-	offs   *int32
-	taps4  int // taps*4
+	ptrs   *uintptr // the address of each tap of each pixel
 	taps   int
 	npix   int
-	c      int // channels to compute
-	pad    *float32
+	c      int      // channels to compute
 	w      *float32 // W[t][c] at stride cp
 	cp4    int      // cp*4
 	bias   *float32 // zeros when there is no bias
@@ -169,13 +159,12 @@ type fdwArgs struct {
 }
 
 // fdwAsm returns how many channels it computed, from 0.
-func fdwAsm(npix int, in []float32, offs []int32, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) int {
+func fdwAsm(npix int, ptrs []uintptr, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) int {
 	if bias == nil {
 		bias = w.zeros
 	}
 	p := fdwArgs{
-		in: &in[0], offs: &offs[0], taps4: 4 * w.T, taps: w.T, npix: npix, c: w.C, pad: &pad[0],
-		w: &w.W[0], cp4: 4 * w.C, bias: &bias[0], out: &out[0], ldo: ldo, lo: lo, hi: hi,
+		ptrs: &ptrs[0], taps: w.T, npix: npix, c: w.C, w: &w.W[0], cp4: 4 * w.C, bias: &bias[0], out: &out[0], ldo: ldo, lo: lo, hi: hi,
 	}
 	if w.packed != nil {
 		p.w, p.cp4 = &w.packed[0], 4*w.cp

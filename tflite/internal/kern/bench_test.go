@@ -59,9 +59,9 @@ func BenchmarkQGemm(b *testing.B) {
 // width pixels of c channels, reading an input of the same size.
 var dwShapes = []struct{ width, c int }{{112, 8}, {112, 32}, {56, 144}, {28, 192}, {14, 576}, {7, 960}}
 
-// rowTaps are the taps of output row 1 of a 3x3 stride-1 padded depthwise
-// convolution on a 3-row input of width pixels and c channels.
-func rowTaps(width, c int) *DWTaps {
+// rowOffs are the tap offsets of output row 1 of a 3x3 stride-1 padded
+// depthwise convolution on a 3-row input of width pixels and c channels.
+func rowOffs(width, c int) []int32 {
 	offs := make([]int32, width*9)
 	for x := 0; x < width; x++ {
 		for ky := 0; ky < 3; ky++ {
@@ -74,7 +74,7 @@ func rowTaps(width, c int) *DWTaps {
 			}
 		}
 	}
-	return NewDWTaps(9, offs)
+	return offs
 }
 
 func BenchmarkQDepthwise(b *testing.B) {
@@ -88,12 +88,12 @@ func BenchmarkQDepthwise(b *testing.B) {
 				wq[i] = int16(rng.IntN(255) - 127)
 			}
 			ep := randQCase(rng, 1, s.c, 9).ep
-			taps := rowTaps(s.width, s.c)
+			taps := NewQDWTaps(9, s.c, rowOffs(s.width, s.c), in, pad)
 			out := make([]byte, s.width*s.c)
 			forBenchLevels(b, func(b *testing.B) {
 				w := PackQDW(wq, s.c, 9)
 				for b.Loop() {
-					QDepthwise(0, s.width, in, taps, pad, 0, w, &ep, out, s.c)
+					QDepthwise(0, s.width, taps, 0, w, &ep, out, s.c)
 				}
 				reportGMACs(b, s.width*s.c*9)
 			})
@@ -124,12 +124,12 @@ func BenchmarkFDepthwise(b *testing.B) {
 			rng := rand.New(rand.NewPCG(7, 8))
 			in, wf, bias := randFloats(rng, 3*s.width*s.c), randFloats(rng, 9*s.c), randFloats(rng, s.c)
 			pad := make([]float32, s.c)
-			taps := rowTaps(s.width, s.c)
+			taps := NewFDWTaps(9, s.c, rowOffs(s.width, s.c), in, pad)
 			out := make([]float32, s.width*s.c)
 			forBenchLevels(b, func(b *testing.B) {
 				w := PackFDW(wf, s.c, 9)
 				for b.Loop() {
-					FDepthwise(0, s.width, in, taps, pad, w, bias, 0, 6, out, s.c)
+					FDepthwise(0, s.width, taps, w, bias, 0, 6, out, s.c)
 				}
 				reportGMACs(b, s.width*s.c*9)
 			})

@@ -1,41 +1,71 @@
 package kern
 
-// DWTaps describe where the taps of a run of output pixels read, checked
-// once so kernels can trust them.
+import "unsafe"
+
+// DWTaps say where the taps of a run of output pixels read: in one input
+// or, for taps in the padding, one padding vector, c channels each. They
+// are checked once and turned into the addresses the assembly kernels
+// follow.
 type DWTaps struct {
-	t    int
-	offs []int32
-	max  int // largest offset
+	t, c      int
+	offs      []int32
+	qin, qpad []byte    // the input and padding of quantized taps
+	fin, fpad []float32 // or of float ones
+	// ptrs holds the address each tap reads, then the padding's. The
+	// slices above keep what they point to alive, and Go does not move
+	// heap memory.
+	ptrs []uintptr
 }
 
-// NewDWTaps takes the t tap offsets of each of len(offs)/t output pixels:
-// offs[p*t+t'] is where tap t' of pixel p reads in the input, or -1 when
-// the tap falls in the padding. It keeps offs, which must not change.
-func NewDWTaps(t int, offs []int32) *DWTaps {
-	if t < 1 || len(offs)%t != 0 {
-		panic("kern: tap offsets are not a whole number of pixels")
-	}
-	d := &DWTaps{t: t, offs: offs, max: -1}
-	for _, off := range offs {
-		if off < -1 {
-			panic("kern: negative tap offset")
-		}
-		d.max = max(d.max, int(off))
-	}
+// NewQDWTaps takes the t tap offsets of each of len(offs)/t output pixels
+// of a quantized depthwise convolution: offs[p*t+i] is where tap i of
+// pixel p reads c values of in, or -1 for a tap in the padding, which
+// reads pad. It keeps offs, in and pad, whose addresses must not change.
+func NewQDWTaps(t, c int, offs []int32, in, pad []byte) *DWTaps {
+	d := &DWTaps{t: t, c: c, offs: offs, qin: in, qpad: pad}
+	d.ptrs = tapAddrs(t, c, offs, len(in), len(pad), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(pad)), 1)
 	return d
 }
 
-// check panics unless pixels [p0, p0+npix) exist and read inside an input
-// of n values with c channels per tap.
-func (d *DWTaps) check(p0, npix, t, c, n int) {
-	if d.t != t {
-		panic("kern: taps and weights disagree on the number of taps")
+// NewFDWTaps is NewQDWTaps for float convolutions.
+func NewFDWTaps(t, c int, offs []int32, in, pad []float32) *DWTaps {
+	d := &DWTaps{t: t, c: c, offs: offs, fin: in, fpad: pad}
+	d.ptrs = tapAddrs(t, c, offs, len(in), len(pad), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(pad)), 4)
+	return d
+}
+
+// tapAddrs checks the offsets and returns the address of each tap, then
+// the padding's; size is the bytes of a value.
+func tapAddrs(t, c int, offs []int32, n, npad int, in, pad unsafe.Pointer, size uintptr) []uintptr {
+	if t < 1 || c < 1 || len(offs)%t != 0 {
+		panic("kern: tap offsets are not a whole number of pixels")
+	}
+	if npad < c {
+		panic("kern: padding shorter than a pixel")
+	}
+	ptrs := make([]uintptr, len(offs)+1)
+	for i, off := range offs {
+		switch {
+		case off == -1:
+			ptrs[i] = uintptr(pad)
+		case off < 0 || int(off) > n-c:
+			panic("kern: tap offset outside the input")
+		default:
+			ptrs[i] = uintptr(in) + uintptr(off)*size
+		}
+	}
+	ptrs[len(offs)] = uintptr(pad)
+	return ptrs
+}
+
+// check panics unless the taps have t taps of c channels and pixels
+// [p0, p0+npix).
+func (d *DWTaps) check(p0, npix, t, c int) {
+	if d.t != t || d.c != c {
+		panic("kern: taps and weights disagree on taps or channels")
 	}
 	if p0 < 0 || npix < 0 || (p0+npix)*t > len(d.offs) {
 		panic("kern: pixels out of range of the taps")
-	}
-	if d.max+c > n {
-		panic("kern: taps read past the input")
 	}
 }
 
@@ -61,28 +91,29 @@ func PackQDW(w []int16, c, taps int) *QDWWeights {
 	return q
 }
 
-// QDepthwise computes output pixels p0 to p0+npix-1 of taps, of a
-// depthwise convolution with depth multiplier 1, into out[0:]:
+// QDepthwise computes output pixels p0 to p0+npix-1 of quantized taps, of
+// a depthwise convolution with depth multiplier 1, into out[0:]:
 //
 //	acc = Bias[c] + sum_t a(p,t,c)*W[t][c]
 //	out[(p-p0)*ldo+c] = ep.Output(acc, c)
 //
 // where a(p,t,c) = in[off(p,t)+c] XOR xor read as unsigned, or pad[c] XOR
 // xor for a padded tap. ep.RowSumMul is ignored.
-func QDepthwise(p0, npix int, in []byte, taps *DWTaps, pad []byte, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
+func QDepthwise(p0, npix int, taps *DWTaps, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
 	if npix == 0 {
 		return
 	}
 	_ = out[(npix-1)*ldo+w.C-1]
-	_ = pad[w.C-1]
-	taps.check(p0, npix, w.T, w.C, len(in))
-	offs := taps.offs[p0*w.T : (p0+npix)*w.T]
+	taps.check(p0, npix, w.T, w.C)
+	if taps.qpad == nil {
+		panic("kern: float taps for a quantized convolution")
+	}
 	done := 0
 	if w.isa != isaGo {
-		done = qdwAsm(npix, in, offs, pad, xor, w, ep, out, ldo)
+		done = qdwAsm(npix, taps.ptrs[p0*w.T:], xor, w, ep, out, ldo)
 	}
 	if done < w.C {
-		qdwGo(npix, in, offs, pad, xor, w, ep, out, ldo, done)
+		qdwGo(npix, taps.qin, taps.offs[p0*w.T:], taps.qpad, xor, w, ep, out, ldo, done)
 	}
 }
 
@@ -135,7 +166,7 @@ func PackFDW(w []float32, c, taps int) *FDWWeights {
 	return f
 }
 
-// FDepthwise computes output pixels p0 to p0+npix-1 of taps, of a float
+// FDepthwise computes output pixels p0 to p0+npix-1 of float taps, of a
 // depthwise convolution with depth multiplier 1, into out[0:]:
 //
 //	out[(p-p0)*ldo+c] = min(max(bias[c] + sum_t a(p,t,c)*W[t][c], lo), hi)
@@ -143,23 +174,24 @@ func PackFDW(w []float32, c, taps int) *FDWWeights {
 // where a(p,t,c) = in[off(p,t)+c], or pad[c] (zeros, normally) for a padded
 // tap. bias may be nil. Sums may be evaluated in any order (and fused), so
 // results agree with the portable version to rounding, not bit for bit.
-func FDepthwise(p0, npix int, in []float32, taps *DWTaps, pad []float32, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
+func FDepthwise(p0, npix int, taps *DWTaps, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
 	if npix == 0 {
 		return
 	}
 	_ = out[(npix-1)*ldo+w.C-1]
-	_ = pad[w.C-1]
 	if bias != nil {
 		_ = bias[w.C-1]
 	}
-	taps.check(p0, npix, w.T, w.C, len(in))
-	offs := taps.offs[p0*w.T : (p0+npix)*w.T]
+	taps.check(p0, npix, w.T, w.C)
+	if taps.fpad == nil {
+		panic("kern: quantized taps for a float convolution")
+	}
 	done := 0
 	if w.isa != isaGo {
-		done = fdwAsm(npix, in, offs, pad, w, bias, lo, hi, out, ldo)
+		done = fdwAsm(npix, taps.ptrs[p0*w.T:], w, bias, lo, hi, out, ldo)
 	}
 	if done < w.C {
-		fdwGo(npix, in, offs, pad, w, bias, lo, hi, out, ldo, done)
+		fdwGo(npix, taps.fin, taps.offs[p0*w.T:], taps.fpad, w, bias, lo, hi, out, ldo, done)
 	}
 }
 

@@ -3,38 +3,17 @@
 #include "textflag.h"
 #include "go_asm.h"
 
-// PTRS stores the input pointer of each tap of the pixel at R8 on the
-// stack, the pad (R11) for padded taps and for the partner of an odd last
-// tap, and moves R8 to the next pixel. scale is the size of an input
-// value; it clobbers AX, DX, SI.
-#define PTRS(taps, scale, loop) \
-	XORL DX, DX; \
-loop: \
-	MOVLQSX (R8)(DX*4), AX; \
-	LEAQ (R10)(AX*scale), SI; \
-	TESTQ AX, AX; \
-	CMOVQLT R11, SI; \
-	MOVQ SI, (SP)(DX*8); \
-	INCQ DX; \
-	CMPQ DX, taps(R14); \
-	JLT  loop; \
-	MOVQ R11, (SP)(DX*8); \
-	LEAQ (R8)(DX*4), R8
+// Both kernels compute channel blocks in turn, and in each block the
+// pixels in turn, so the block's weights stay in L1.
 
-// QOUT8 requantizes the 8 channels in acc starting at channel CX+off and
-// stores them: acc + bias (+ fix when signed), times the scale rounded to
+// QOUT8 requantizes the 8 channels in acc at channel CX+off of the output
+// row R9 and stores them: acc + bias (with fix), times the scale rounded to
 // nearest even (saturating like RoundEven), plus OutZP, clamped to
-// [Lo, Hi]. It clobbers AX and Y10.
-#define QOUT8(acc, accx, off) \
-	MOVQ qdwArgs_bias(R14), AX; \
-	VPADDD (off*4)(AX)(CX*4), acc, acc; \
-	CMPQ qdwArgs_signed(R14), $0; \
-	JEQ  3(PC); \
-	MOVQ qdwArgs_fix(R14), AX; \
-	VPADDD (off*4)(AX)(CX*4), acc, acc; \
-	MOVQ qdwArgs_scale(R14), AX; \
+// [Lo, Hi]. It clobbers Y10.
+#define QOUT8(acc, accx, bias, scale, off) \
+	VPADDD bias, acc, acc; \
 	VCVTDQ2PS acc, acc; \
-	VMULPS (off*4)(AX)(CX*4), acc, acc; \
+	VMULPS scale, acc, acc; \
 	VCMPPS $0x1d, ·two31x8(SB), acc, Y10; \
 	VCVTPS2DQ acc, acc; \
 	VBLENDVPS Y10, ·maxInt32x8(SB), acc, acc; \
@@ -46,11 +25,17 @@ loop: \
 	VPUNPCKLDQ X10, accx, accx; \
 	VMOVQ accx, off(R9)(CX*1)
 
-// PAIR16 adds two taps of 16 channels; PAIR8 of 8 channels, whose weights
-// are in channel order.
-#define PAIR16(widen) \
-	MOVQ (SP)(DX*1), AX; \
-	MOVQ 8(SP)(DX*1), SI; \
+// PIXELS16 computes the block of 16 channels at CX for every pixel; widen
+// is VPMOVZXBW or VPMOVSXBW.
+#define PIXELS16(widen, pixel, pair) \
+pixel: \
+	VPXOR Y0, Y0, Y0; \
+	VPXOR Y1, Y1, Y1; \
+	MOVQ R11, R12; \
+	XORL DX, DX; \
+pair: \
+	MOVQ (R8)(DX*1), AX; \
+	MOVQ 8(R8)(DX*1), SI; \
 	widen (AX)(CX*1), Y2; \
 	widen (SI)(CX*1), Y3; \
 	VPUNPCKLWD Y3, Y2, Y4; \
@@ -60,11 +45,28 @@ loop: \
 	VPADDD Y4, Y0, Y0; \
 	VPADDD Y5, Y1, Y1; \
 	ADDQ $64, R12; \
-	ADDQ $16, DX
+	ADDQ $16, DX; \
+	CMPQ DX, R13; \
+	JLT  pair; \
+	VPERM2I128 $0x20, Y1, Y0, Y2; \
+	VPERM2I128 $0x31, Y1, Y0, Y3; \
+	QOUT8(Y2, X2, Y11, Y13, 0); \
+	QOUT8(Y3, X3, Y12, Y14, 8); \
+	ADDQ R10, R8; \
+	ADDQ qdwArgs_ldo(R14), R9; \
+	DECQ BX; \
+	JNZ  pixel
 
-#define PAIR8(widen) \
-	MOVQ (SP)(DX*1), AX; \
-	MOVQ 8(SP)(DX*1), SI; \
+// PIXELS8 computes the block of 8 channels at CX, whose weights are in
+// channel order, for every pixel.
+#define PIXELS8(widen, pixel, pair) \
+pixel: \
+	VPXOR Y0, Y0, Y0; \
+	MOVQ R11, R12; \
+	XORL DX, DX; \
+pair: \
+	MOVQ (R8)(DX*1), AX; \
+	MOVQ 8(R8)(DX*1), SI; \
 	widen (AX)(CX*1), X2; \
 	widen (SI)(CX*1), X3; \
 	VPUNPCKLWD X3, X2, X4; \
@@ -73,35 +75,56 @@ loop: \
 	VPMADDWD (R12), Y4, Y4; \
 	VPADDD Y4, Y0, Y0; \
 	ADDQ $32, R12; \
-	ADDQ $16, DX
+	ADDQ $16, DX; \
+	CMPQ DX, R13; \
+	JLT  pair; \
+	QOUT8(Y0, X0, Y11, Y13, 0); \
+	ADDQ R10, R8; \
+	ADDQ qdwArgs_ldo(R14), R9; \
+	DECQ BX; \
+	JNZ  pixel
+
+// HALF loads the bias (with fix when signed) and scales of 8 channels at
+// CX+off into bias and scale.
+#define HALF(off, bias, scale) \
+	MOVQ qdwArgs_bias(R14), AX; \
+	VMOVDQU (off*4)(AX)(CX*4), bias; \
+	MOVQ qdwArgs_scale(R14), AX; \
+	VMOVUPS (off*4)(AX)(CX*4), scale; \
+	CMPQ qdwArgs_signed(R14), $0; \
+	JEQ  3(PC); \
+	MOVQ qdwArgs_fix(R14), AX; \
+	VPADDD (off*4)(AX)(CX*4), bias, bias
+
+// FIRST points at the first pixel.
+#define FIRST \
+	MOVQ qdwArgs_ptrs(R14), R8; \
+	MOVQ qdwArgs_out(R14), R9; \
+	MOVQ qdwArgs_npix(R14), BX
 
 // Register use of qdwAVX2 (see qdwArgs; c is a multiple of 8):
-//	R14 args, R8 the pixel's tap offsets, R9 its output, R10 in, R11 pad,
-//	R12 packed weights, R13 pairs*16, BX pixels left, CX first channel of
-//	the block, DX tap*8, AX, SI temporaries; stack: one input pointer per
-//	tap. Y0, Y1 the low and high products' sums, Y2-Y5 inputs, Y6 OutZP,
-//	Y7 Lo, Y8 Hi, Y9 lowBytes, Y10 temporary.
+//	R14 args, R8 the pixel's tap addresses (the partner of an odd last tap
+//	is the next pixel's first, or the pad's, with zero weights), R9 its
+//	output, R10 taps*8, R11 the block's packed weights, R12 the pair's,
+//	R13 pairs*16, BX pixels left, CX first channel of the block, DX
+//	tap*8, AX, SI temporaries.
+//	Y0, Y1 the low and high products' sums, Y2-Y5 inputs, Y6 OutZP, Y7 Lo,
+//	Y8 Hi, Y9 lowBytes, Y10 temporary, Y11-Y14 the block's bias (with fix)
+//	and scales.
 //
 // func qdwAVX2(p *qdwArgs)
-TEXT ·qdwAVX2(SB), NOSPLIT, $400-8
+TEXT ·qdwAVX2(SB), NOSPLIT, $0-8
 	MOVQ p+0(FP), R14
 	VPBROADCASTD qdwArgs_outZP(R14), Y6
 	VPBROADCASTD qdwArgs_lo(R14), Y7
 	VPBROADCASTD qdwArgs_hi(R14), Y8
 	VMOVDQU ·lowBytes(SB), Y9
-	MOVQ qdwArgs_offs(R14), R8
-	MOVQ qdwArgs_out(R14), R9
-	MOVQ qdwArgs_in(R14), R10
-	MOVQ qdwArgs_pad(R14), R11
-	MOVQ qdwArgs_npix(R14), BX
-	MOVQ qdwArgs_taps(R14), R13
-	INCQ R13
+	MOVQ qdwArgs_taps(R14), R10
+	LEAQ 1(R10), R13
 	SHRQ $1, R13
 	SHLQ $4, R13
-
-pixel:
-	PTRS(qdwArgs_taps, 1, ptrs)
-	MOVQ qdwArgs_w(R14), R12
+	SHLQ $3, R10
+	MOVQ qdwArgs_w(R14), R11
 	XORL CX, CX
 
 block16:
@@ -109,80 +132,54 @@ block16:
 	SUBQ CX, AX
 	CMPQ AX, $16
 	JLT  block8
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	XORL DX, DX
+	HALF(0, Y11, Y13)
+	HALF(8, Y12, Y14)
+	FIRST
 	CMPQ qdwArgs_signed(R14), $0
 	JNE  sx16
-
-zx16:
-	PAIR16(VPMOVZXBW)
-	CMPQ DX, R13
-	JLT  zx16
-	JMP  out16
+	PIXELS16(VPMOVZXBW, zx16, zx16pair)
+	JMP  next16
 
 sx16:
-	PAIR16(VPMOVSXBW)
-	CMPQ DX, R13
-	JLT  sx16
+	PIXELS16(VPMOVSXBW, sx16pix, sx16pair)
 
-out16:
-	VPERM2I128 $0x20, Y1, Y0, Y2
-	VPERM2I128 $0x31, Y1, Y0, Y3
-	QOUT8(Y2, X2, 0)
-	QOUT8(Y3, X3, 8)
+next16:
+	LEAQ (R11)(R13*4), R11
 	ADDQ $16, CX
 	JMP  block16
 
 block8:
 	CMPQ AX, $8
 	JLT  done
-	VPXOR Y0, Y0, Y0
-	XORL DX, DX
+	HALF(0, Y11, Y13)
+	FIRST
 	CMPQ qdwArgs_signed(R14), $0
 	JNE  sx8
-
-zx8:
-	PAIR8(VPMOVZXBW)
-	CMPQ DX, R13
-	JLT  zx8
-	JMP  out8
+	PIXELS8(VPMOVZXBW, zx8, zx8pair)
+	JMP  done
 
 sx8:
-	PAIR8(VPMOVSXBW)
-	CMPQ DX, R13
-	JLT  sx8
-
-out8:
-	QOUT8(Y0, X0, 0)
+	PIXELS8(VPMOVSXBW, sx8pix, sx8pair)
 
 done:
-	ADDQ qdwArgs_ldo(R14), R9
-	DECQ BX
-	JNZ  pixel
 	VZEROUPPER
 	RET
 
 // Register use of fdwAVX2 (see fdwArgs):
-//	as qdwAVX2, with R12 the weights of the tap, R13 taps*8. Y0, Y1 sums
-//	of even and odd taps, Y2, Y3 inputs, Y4 lo, Y5 hi, Y15 the block's
-//	channels.
+//	R14 args, R8 the pixel's tap addresses, R9 its output, R11 the block's
+//	weights, R12 the tap's, R13 taps*8, BX pixels left, CX first channel
+//	of the block, DX tap*8, AX, SI temporaries.
+//	Y0, Y1 sums of even and odd taps, Y2, Y3 inputs, Y4 lo, Y5 hi, Y6 the
+//	block's bias, Y15 its channels.
 //
 // func fdwAVX2(p *fdwArgs)
-TEXT ·fdwAVX2(SB), NOSPLIT, $400-8
+TEXT ·fdwAVX2(SB), NOSPLIT, $0-8
 	MOVQ p+0(FP), R14
 	VBROADCASTSS fdwArgs_lo(R14), Y4
 	VBROADCASTSS fdwArgs_hi(R14), Y5
-	MOVQ fdwArgs_offs(R14), R8
-	MOVQ fdwArgs_out(R14), R9
-	MOVQ fdwArgs_in(R14), R10
-	MOVQ fdwArgs_pad(R14), R11
-	MOVQ fdwArgs_npix(R14), BX
 	MOVQ fdwArgs_taps(R14), R13
 	SHLQ $3, R13
-
-fpixel:
-	PTRS(fdwArgs_taps, 4, fptrs)
+	MOVQ fdwArgs_w(R14), R11
 	XORL CX, CX
 
 fblock:
@@ -193,22 +190,28 @@ fblock:
 	VPBROADCASTD X15, Y15
 	VPCMPGTD ·iota8(SB), Y15, Y15
 	MOVQ fdwArgs_bias(R14), AX
-	VMASKMOVPS (AX)(CX*4), Y15, Y0
+	VMASKMOVPS (AX)(CX*4), Y15, Y6
+	MOVQ fdwArgs_ptrs(R14), R8
+	MOVQ fdwArgs_out(R14), R9
+	MOVQ fdwArgs_npix(R14), BX
+
+fpixel:
+	VMOVAPS Y6, Y0
 	VXORPS Y1, Y1, Y1
-	MOVQ fdwArgs_w(R14), R12
+	MOVQ R11, R12
 	XORL DX, DX
 
 ftap2:
 	LEAQ 16(DX), AX
 	CMPQ AX, R13
 	JGT  ftap1
-	MOVQ (SP)(DX*1), AX
-	MOVQ 8(SP)(DX*1), SI
+	MOVQ (R8)(DX*1), AX
+	MOVQ 8(R8)(DX*1), SI
 	VMASKMOVPS (AX)(CX*4), Y15, Y2
 	VMASKMOVPS (SI)(CX*4), Y15, Y3
-	VFMADD231PS (R12)(CX*4), Y2, Y0
+	VFMADD231PS (R12), Y2, Y0
 	ADDQ fdwArgs_cp4(R14), R12
-	VFMADD231PS (R12)(CX*4), Y3, Y1
+	VFMADD231PS (R12), Y3, Y1
 	ADDQ fdwArgs_cp4(R14), R12
 	ADDQ $16, DX
 	JMP  ftap2
@@ -216,9 +219,9 @@ ftap2:
 ftap1:
 	CMPQ DX, R13
 	JGE  fsum
-	MOVQ (SP)(DX*1), AX
+	MOVQ (R8)(DX*1), AX
 	VMASKMOVPS (AX)(CX*4), Y15, Y2
-	VFMADD231PS (R12)(CX*4), Y2, Y0
+	VFMADD231PS (R12), Y2, Y0
 
 fsum:
 	VADDPS Y1, Y0, Y0
@@ -229,18 +232,20 @@ fsum:
 	CMPQ AX, $8
 	JLT  fpart
 	VMOVUPS Y0, (R9)(CX*4)
-	ADDQ $8, CX
-	CMPQ CX, fdwArgs_c(R14)
-	JLT  fblock
 	JMP  fnext
 
 fpart:
 	VMASKMOVPS Y0, Y15, (R9)(CX*4)
 
 fnext:
+	ADDQ R13, R8
 	MOVQ fdwArgs_ldo(R14), AX
 	LEAQ (R9)(AX*4), R9
 	DECQ BX
 	JNZ  fpixel
+	ADDQ $32, R11
+	ADDQ $8, CX
+	CMPQ CX, fdwArgs_c(R14)
+	JLT  fblock
 	VZEROUPPER
 	RET

@@ -26,20 +26,14 @@ DATA dwPerm1<>+48(SB)/8, $0x0000001d0000001c
 DATA dwPerm1<>+56(SB)/8, $0x0000001f0000001e
 GLOBL dwPerm1<>(SB), RODATA|NOPTR, $64
 
-// DWOUT requantizes the 16 channels in acc starting at channel CX+off and
-// stores the lanes in mask: acc + bias (+ fix when signed), times the
+// DWOUT requantizes the 16 channels in acc at channel CX+off of the output
+// row R9 and stores the lanes in mask: acc + bias (with fix), times the
 // scale rounded to nearest even (saturating like RoundEven), plus OutZP,
 // clamped to [Lo, Hi].
-#define DWOUT(acc, off, mask) \
-	MOVQ qdwArgs_bias(R14), AX; \
-	VPADDD (off*4)(AX)(CX*4), acc, mask, acc; \
-	CMPQ qdwArgs_signed(R14), $0; \
-	JEQ  3(PC); \
-	MOVQ qdwArgs_fix(R14), AX; \
-	VPADDD (off*4)(AX)(CX*4), acc, mask, acc; \
-	MOVQ qdwArgs_scale(R14), AX; \
+#define DWOUT(acc, bias, scale, off, mask) \
+	VPADDD bias, acc, acc; \
 	VCVTDQ2PS acc, acc; \
-	VMULPS (off*4)(AX)(CX*4), acc, mask, acc; \
+	VMULPS scale, acc, acc; \
 	VCMPPS $0x1d, Z12, acc, K5; \
 	VCVTPS2DQ acc, acc; \
 	VMOVDQA32 Z11, K5, acc; \
@@ -48,17 +42,44 @@ GLOBL dwPerm1<>(SB), RODATA|NOPTR, $64
 	VPMINSD Z10, acc, acc; \
 	VPMOVDB acc, mask, off(R9)(CX*1)
 
-// Register use of qdwAVX512 (see qdwArgs):
-//	R14 args, R8 the pixel's tap offsets, R9 its output, R10 in, R11 pad,
-//	R12 packed weights, R13 taps or pairs*16, BX pixels left, CX first
-//	channel of the block, DX tap, AX, SI temporaries; stack: one input
-//	pointer per tap (the pad for the partner of an odd last tap).
+// PAIRS adds the taps of a pixel in pairs to Z0 and Z1; widen is
+// VPMOVZXBW or VPMOVSXBW.
+#define PAIRS(widen, loop) \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	MOVQ R11, R12; \
+	XORL DX, DX; \
+loop: \
+	MOVQ (R8)(DX*1), AX; \
+	MOVQ 8(R8)(DX*1), SI; \
+	widen.Z (AX)(CX*1), K1, Z2; \
+	widen.Z (SI)(CX*1), K1, Z3; \
+	VPUNPCKLWD Z3, Z2, Z4; \
+	VPUNPCKHWD Z3, Z2, Z5; \
+	VPMADDWD (R12), Z4, Z4; \
+	VPMADDWD 64(R12), Z5, Z5; \
+	VPADDD Z4, Z0, Z0; \
+	VPADDD Z5, Z1, Z1; \
+	ADDQ $128, R12; \
+	ADDQ $16, DX; \
+	CMPQ DX, R13; \
+	JLT  loop
+
+// Register use of qdwAVX512 (see qdwArgs). It computes channel blocks in
+// turn, and in each block the pixels in turn, so the block's weights stay
+// in L1.
+//	R14 args, R8 the pixel's tap addresses (the partner of an odd last tap
+//	is the next pixel's first, or the pad's, with zero weights), R9 its
+//	output, R10 taps*8, R11 the block's packed weights, R12 the pair's,
+//	R13 pairs*16, BX pixels left, CX first channel of the block, DX
+//	tap*8, AX, SI temporaries.
 //	Z0, Z1 the low and high products' sums, Z2-Z5 inputs, Z6, Z7 dwPerm,
-//	Z8 OutZP, Z9 Lo, Z10 Hi, Z11 MaxInt32, Z12 2^31 as float32, K1 the
-//	block's channels, K2 and K3 its two halves.
+//	Z8 OutZP, Z9 Lo, Z10 Hi, Z11 MaxInt32, Z12 2^31 as float32, Z13, Z14
+//	the block's bias (with fix), Z15, Z16 its scales, K1 the block's
+//	channels, K2 and K3 its two halves.
 //
 // func qdwAVX512(p *qdwArgs)
-TEXT ·qdwAVX512(SB), NOSPLIT, $400-8
+TEXT ·qdwAVX512(SB), NOSPLIT, $0-8
 	MOVQ p+0(FP), R14
 	VMOVDQU32 dwPerm0<>(SB), Z6
 	VMOVDQU32 dwPerm1<>(SB), Z7
@@ -69,31 +90,12 @@ TEXT ·qdwAVX512(SB), NOSPLIT, $400-8
 	VPBROADCASTD AX, Z11
 	MOVL $0x4f000000, AX
 	VPBROADCASTD AX, Z12
-	MOVQ qdwArgs_offs(R14), R8
-	MOVQ qdwArgs_out(R14), R9
-	MOVQ qdwArgs_in(R14), R10
-	MOVQ qdwArgs_pad(R14), R11
-	MOVQ qdwArgs_npix(R14), BX
-
-pixel:
-	MOVQ qdwArgs_taps(R14), R13
-	XORL DX, DX
-
-ptrs:
-	MOVLQSX (R8)(DX*4), AX
-	LEAQ (R10)(AX*1), SI
-	TESTQ AX, AX
-	CMOVQLT R11, SI
-	MOVQ SI, (SP)(DX*8)
-	INCQ DX
-	CMPQ DX, R13
-	JLT  ptrs
-	MOVQ R11, (SP)(DX*8)
-	LEAQ (R8)(R13*4), R8
-	INCQ R13
+	MOVQ qdwArgs_taps(R14), R10
+	LEAQ 1(R10), R13
 	SHRQ $1, R13
 	SHLQ $4, R13
-	MOVQ qdwArgs_w(R14), R12
+	SHLQ $3, R10
+	MOVQ qdwArgs_w(R14), R11
 	XORL CX, CX
 
 block:
@@ -116,94 +118,72 @@ masks:
 	KMOVW AX, K2
 	SHRL $16, AX
 	KMOVW AX, K3
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	XORL DX, DX
+	MOVQ qdwArgs_bias(R14), AX
+	VMOVDQU32.Z (AX)(CX*4), K2, Z13
+	VMOVDQU32.Z 64(AX)(CX*4), K3, Z14
+	MOVQ qdwArgs_scale(R14), AX
+	VMOVUPS.Z (AX)(CX*4), K2, Z15
+	VMOVUPS.Z 64(AX)(CX*4), K3, Z16
+	MOVQ qdwArgs_ptrs(R14), R8
+	MOVQ qdwArgs_out(R14), R9
+	MOVQ qdwArgs_npix(R14), BX
 	CMPQ qdwArgs_signed(R14), $0
-	JNE  pairsx
+	JNE  signed
 
-pairzx:
-	MOVQ (SP)(DX*1), AX
-	MOVQ 8(SP)(DX*1), SI
-	VPMOVZXBW.Z (AX)(CX*1), K1, Z2
-	VPMOVZXBW.Z (SI)(CX*1), K1, Z3
-	VPUNPCKLWD Z3, Z2, Z4
-	VPUNPCKHWD Z3, Z2, Z5
-	VPMADDWD (R12), Z4, Z4
-	VPMADDWD 64(R12), Z5, Z5
-	VPADDD Z4, Z0, Z0
-	VPADDD Z5, Z1, Z1
-	ADDQ $128, R12
-	ADDQ $16, DX
-	CMPQ DX, R13
-	JLT  pairzx
-	JMP  reorder
-
-pairsx:
-	MOVQ (SP)(DX*1), AX
-	MOVQ 8(SP)(DX*1), SI
-	VPMOVSXBW.Z (AX)(CX*1), K1, Z2
-	VPMOVSXBW.Z (SI)(CX*1), K1, Z3
-	VPUNPCKLWD Z3, Z2, Z4
-	VPUNPCKHWD Z3, Z2, Z5
-	VPMADDWD (R12), Z4, Z4
-	VPMADDWD 64(R12), Z5, Z5
-	VPADDD Z4, Z0, Z0
-	VPADDD Z5, Z1, Z1
-	ADDQ $128, R12
-	ADDQ $16, DX
-	CMPQ DX, R13
-	JLT  pairsx
-
-reorder:
+pixelzx:
+	PAIRS(VPMOVZXBW, pairzx)
 	VMOVDQA32 Z0, Z2
 	VPERMT2D Z1, Z6, Z2
 	VPERMT2D Z1, Z7, Z0
-	DWOUT(Z2, 0, K2)
-	DWOUT(Z0, 16, K3)
+	DWOUT(Z2, Z13, Z15, 0, K2)
+	DWOUT(Z0, Z14, Z16, 16, K3)
+	ADDQ R10, R8
+	ADDQ qdwArgs_ldo(R14), R9
+	DECQ BX
+	JNZ  pixelzx
+	JMP  nextblock
+
+signed:
+	MOVQ qdwArgs_fix(R14), AX
+	VPADDD (AX)(CX*4), Z13, K2, Z13
+	VPADDD 64(AX)(CX*4), Z14, K3, Z14
+
+pixelsx:
+	PAIRS(VPMOVSXBW, pairsx)
+	VMOVDQA32 Z0, Z2
+	VPERMT2D Z1, Z6, Z2
+	VPERMT2D Z1, Z7, Z0
+	DWOUT(Z2, Z13, Z15, 0, K2)
+	DWOUT(Z0, Z14, Z16, 16, K3)
+	ADDQ R10, R8
+	ADDQ qdwArgs_ldo(R14), R9
+	DECQ BX
+	JNZ  pixelsx
+
+nextblock:
+	LEAQ (R11)(R13*8), R11
 	ADDQ $32, CX
 	CMPQ CX, qdwArgs_c(R14)
 	JLT  block
-	ADDQ qdwArgs_ldo(R14), R9
-	DECQ BX
-	JNZ  pixel
 	VZEROUPPER
 	RET
 
-// Register use of fdwAVX512 (see fdwArgs):
-//	R14 args, R8 the pixel's tap offsets, R9 its output, R10 in, R11 pad,
-//	R12 the weights of the tap, R13 taps*8, BX pixels left, CX first
-//	channel of the block, DX tap*8, AX, SI temporaries; stack: one input
-//	pointer per tap.
-//	Z0, Z1 sums of even and odd taps, Z2, Z3 inputs, Z4 lo, Z5 hi, K1 the
-//	block's channels.
+// Register use of fdwAVX512 (see fdwArgs), which also computes channel
+// blocks in turn and in each the pixels:
+//	R14 args, R8 the pixel's tap addresses, R9 its output, R11 the block's
+//	weights, R12 the tap's, R13 taps*8, BX pixels left, CX first channel
+//	of the block, DX tap*8, AX, SI temporaries.
+//	Z0, Z1 sums of even and odd taps, Z2, Z3 inputs, Z4 lo, Z5 hi, Z6 the
+//	block's bias, K1 its channels.
 //
 // func fdwAVX512(p *fdwArgs)
-TEXT ·fdwAVX512(SB), NOSPLIT, $400-8
+TEXT ·fdwAVX512(SB), NOSPLIT, $0-8
 	MOVQ p+0(FP), R14
 	VBROADCASTSS fdwArgs_lo(R14), Z4
 	VBROADCASTSS fdwArgs_hi(R14), Z5
-	MOVQ fdwArgs_offs(R14), R8
-	MOVQ fdwArgs_out(R14), R9
-	MOVQ fdwArgs_in(R14), R10
-	MOVQ fdwArgs_pad(R14), R11
-	MOVQ fdwArgs_npix(R14), BX
 	MOVQ fdwArgs_taps(R14), R13
 	SHLQ $3, R13
-
-fpixel:
-	XORL DX, DX
-
-fptrs:
-	MOVLQSX (R8)(DX*1), AX
-	LEAQ (R10)(AX*4), SI
-	TESTQ AX, AX
-	CMOVQLT R11, SI
-	MOVQ SI, (SP)(DX*2)
-	ADDQ $4, DX
-	CMPQ DX, fdwArgs_taps4(R14)
-	JLT  fptrs
-	ADDQ DX, R8
+	MOVQ fdwArgs_w(R14), R11
 	XORL CX, CX
 
 fblock:
@@ -224,22 +204,28 @@ ffull:
 fmask:
 	KMOVW AX, K1
 	MOVQ fdwArgs_bias(R14), AX
-	VMOVUPS.Z (AX)(CX*4), K1, Z0
+	VMOVUPS.Z (AX)(CX*4), K1, Z6
+	MOVQ fdwArgs_ptrs(R14), R8
+	MOVQ fdwArgs_out(R14), R9
+	MOVQ fdwArgs_npix(R14), BX
+
+fpixel:
+	VMOVAPS Z6, Z0
 	VPXORD Z1, Z1, Z1
-	MOVQ fdwArgs_w(R14), R12
+	MOVQ R11, R12
 	XORL DX, DX
 
 ftap2:
 	LEAQ 16(DX), AX
 	CMPQ AX, R13
 	JGT  ftap1
-	MOVQ (SP)(DX*1), AX
-	MOVQ 8(SP)(DX*1), SI
+	MOVQ (R8)(DX*1), AX
+	MOVQ 8(R8)(DX*1), SI
 	VMOVUPS.Z (AX)(CX*4), K1, Z2
 	VMOVUPS.Z (SI)(CX*4), K1, Z3
-	VFMADD231PS (R12)(CX*4), Z2, Z0
+	VFMADD231PS (R12), Z2, Z0
 	ADDQ fdwArgs_cp4(R14), R12
-	VFMADD231PS (R12)(CX*4), Z3, Z1
+	VFMADD231PS (R12), Z3, Z1
 	ADDQ fdwArgs_cp4(R14), R12
 	ADDQ $16, DX
 	JMP  ftap2
@@ -247,21 +233,23 @@ ftap2:
 ftap1:
 	CMPQ DX, R13
 	JGE  fsum
-	MOVQ (SP)(DX*1), AX
+	MOVQ (R8)(DX*1), AX
 	VMOVUPS.Z (AX)(CX*4), K1, Z2
-	VFMADD231PS (R12)(CX*4), Z2, Z0
+	VFMADD231PS (R12), Z2, Z0
 
 fsum:
 	VADDPS Z1, Z0, Z0
 	VMAXPS Z0, Z4, Z0
 	VMINPS Z0, Z5, Z0
 	VMOVUPS Z0, K1, (R9)(CX*4)
-	ADDQ $16, CX
-	CMPQ CX, fdwArgs_c(R14)
-	JLT  fblock
+	ADDQ R13, R8
 	MOVQ fdwArgs_ldo(R14), AX
 	LEAQ (R9)(AX*4), R9
 	DECQ BX
 	JNZ  fpixel
+	ADDQ $64, R11
+	ADDQ $16, CX
+	CMPQ CX, fdwArgs_c(R14)
+	JLT  fblock
 	VZEROUPPER
 	RET

@@ -119,9 +119,6 @@ func pairLane(d, h int) int { return 8*(d/4) + 4*h + d%4 }
 func inOrder(d, h int) int { return 4*h + d }
 
 func packQDW(q *QDWWeights) {
-	if q.T > qdwMaxTaps {
-		return
-	}
 	switch level {
 	case isaAVX512:
 		q.packed = packQDWPairs(q, 0, q.C, 32, pairLane)
@@ -170,9 +167,6 @@ func fdwAVX512(p *fdwArgs)
 func fdwAVX2(p *fdwArgs)
 
 func packFDW(f *FDWWeights) {
-	if f.T > qdwMaxTaps {
-		return
-	}
 	switch level {
 	case isaAVX512:
 		f.cp = (f.C + 15) &^ 15

@@ -88,7 +88,7 @@ func fgemmKernel(_ isa, p *fgemmArgs) { fgemmNEON(p) }
 func qdwNEON(p *qdwArgs)
 
 func packQDW(q *QDWWeights) {
-	if q.T <= qdwMaxTaps && (level == isaNEON || level == isaDot) {
+	if level == isaNEON || level == isaDot {
 		q.isa = level
 	}
 }
@@ -108,7 +108,7 @@ func qdwKernel(_ isa, p *qdwArgs) int {
 func fdwNEON(p *fdwArgs)
 
 func packFDW(f *FDWWeights) {
-	if f.T <= qdwMaxTaps && (level == isaNEON || level == isaDot) {
+	if level == isaNEON || level == isaDot {
 		f.zeros = make([]float32, f.C)
 		f.isa = level
 	}

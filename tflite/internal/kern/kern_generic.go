@@ -18,10 +18,10 @@ func fgemmAsm(int, []float32, int, *FWeights, []float32, float32, float32, []flo
 
 func packQDW(*QDWWeights) {}
 
-func qdwAsm(int, []byte, []int32, []byte, byte, *QDWWeights, *QEpilogue, []byte, int) int { return 0 }
+func qdwAsm(int, []uintptr, byte, *QDWWeights, *QEpilogue, []byte, int) int { return 0 }
 
 func packFDW(*FDWWeights) {}
 
-func fdwAsm(int, []float32, []int32, []float32, *FDWWeights, []float32, float32, float32, []float32, int) int {
+func fdwAsm(int, []uintptr, *FDWWeights, []float32, float32, float32, []float32, int) int {
 	return 0
 }

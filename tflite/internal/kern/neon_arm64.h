@@ -1,5 +1,5 @@
 // Encodings of the Advanced SIMD instructions the Go assembler lacks, by
-// register number (checked against GNU as in TestNEONEncodings' comments).
+// register number (checked against GNU as with -march=armv8.2-a+dotprod).
 
 // SDOT Vd.4S, Vn.16B, Vm.4B[i]
 #define SDOTE(d, n, m, i) WORD $(0x4f80e000 | (((i)&1)<<21) | ((m)<<16) | (((i)>>1)<<11) | ((n)<<5) | (d))
