@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/edgeclass/edgeclass/tflite/internal/kern"
 )
@@ -36,59 +37,33 @@ func (g *convGeom) pointwise() bool {
 	return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.padT == 0 && g.padL == 0
 }
 
-// im2colRow writes the receptive fields of output row (b, oy) into dst, one
-// row of kh*kw*inC values per output pixel at stride ldd; taps outside the
-// input get pad.
-func im2colRow[E byte | float32](dst []E, ldd int, src []E, g *convGeom, b, oy int, pad E) {
-	c := g.inC
-	run := g.kw * c // the values of one filter row
-	for ky := 0; ky < g.kh; ky++ {
-		iy := oy*g.sh - g.padT + ky*g.dh
-		rowOff := (b*g.inH + iy) * g.inW
-		for ox := 0; ox < g.outW; ox++ {
-			d := dst[ox*ldd+ky*run : ox*ldd+(ky+1)*run]
-			ix0 := ox*g.sw - g.padL
-			switch {
-			case iy < 0 || iy >= g.inH:
-				fill(d, pad)
-			case g.dw == 1 && ix0 >= 0 && ix0+g.kw <= g.inW:
-				// The whole filter row is in the input, contiguous.
-				copySmall(d, src[(rowOff+ix0)*c:])
-			default:
-				for kx := 0; kx < g.kw; kx++ {
-					seg := d[kx*c : (kx+1)*c]
-					if ix := ix0 + kx*g.dw; ix >= 0 && ix < g.inW {
-						copySmall(seg, src[(rowOff+ix)*c:])
-					} else {
-						fill(seg, pad)
+// tapOffsets returns, for every output pixel and filter tap in order, the
+// offset of the tap's first channel in an input of n values, or -1 for taps
+// in the padding.
+func (g *convGeom) tapOffsets(n int) ([]int32, error) {
+	if n > math.MaxInt32 {
+		return nil, fmt.Errorf("input of %d values is too large", n)
+	}
+	offs := make([]int32, g.batch*g.outH*g.outW*g.kh*g.kw)
+	i := 0
+	for b := 0; b < g.batch; b++ {
+		for oy := 0; oy < g.outH; oy++ {
+			for ox := 0; ox < g.outW; ox++ {
+				for ky := 0; ky < g.kh; ky++ {
+					iy := oy*g.sh - g.padT + ky*g.dh
+					for kx := 0; kx < g.kw; kx++ {
+						ix := ox*g.sw - g.padL + kx*g.dw
+						offs[i] = -1
+						if iy >= 0 && iy < g.inH && ix >= 0 && ix < g.inW {
+							offs[i] = int32(((b*g.inH+iy)*g.inW + ix) * g.inC)
+						}
+						i++
 					}
 				}
 			}
 		}
 	}
-}
-
-// copySmall copies len(d) values; short runs (as im2col of 3-channel
-// images makes) are faster inline than through memmove.
-func copySmall[E byte | float32](d, s []E) {
-	switch n := len(d); {
-	case n == 9: // a 3-wide filter row on RGB, the usual stem
-		d, s := d[:9], s[:9]
-		d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8] = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]
-	case n <= 32:
-		s = s[:n]
-		for i := range d {
-			d[i] = s[i]
-		}
-	default:
-		copy(d, s)
-	}
-}
-
-func fill[E byte | float32](d []E, v E) {
-	for i := range d {
-		d[i] = v
-	}
+	return offs, nil
 }
 
 // convQ is a prepared quantized CONV_2D.
@@ -98,8 +73,8 @@ type convQ struct {
 	w       *kern.QWeights
 	ep      *kern.QEpilogue
 	xor     byte
-	pad     byte
-	scratch [][]byte // one im2col buffer per chunk
+	taps    *kern.Taps // what im2col gathers, unless direct
+	scratch [][]byte   // one im2col buffer per chunk
 	pool    *pool
 }
 
@@ -110,6 +85,7 @@ type convF struct {
 	w       *kern.FWeights
 	bias    []float32
 	lo, hi  float32
+	taps    *kern.Taps // what im2col gathers, unless pointwise
 	scratch [][]float32
 	pool    *pool
 }
@@ -176,6 +152,11 @@ func prepareConvF(c *opContext, g convGeom, in, f, bias, out *Tensor, act Activa
 	}
 	k.w = w.(*kern.FWeights)
 	if !g.pointwise() {
+		offs, err := g.tapOffsets(in.n)
+		if err != nil {
+			return nil, err
+		}
+		k.taps = kern.NewFTaps(g.kh*g.kw, g.inC, offs, k.in, make([]float32, g.inC))
 		k.scratch = make([][]float32, k.pool.n)
 		for i := range k.scratch {
 			k.scratch[i] = make([]float32, g.outW*kk)
@@ -198,8 +179,7 @@ func (k *convF) run(lo, hi, chunk int) {
 	kk := g.kh * g.kw * g.inC
 	buf := k.scratch[chunk]
 	for r := lo; r < hi; r++ {
-		b, oy := r/g.outH, r%g.outH
-		im2colRow(buf, kk, k.in, g, b, oy, 0)
+		kern.Im2colF(r*g.outW, g.outW, k.taps, buf, kk)
 		kern.FGemm(g.outW, buf, kk, k.w, k.bias, k.lo, k.hi, k.out[r*g.outW*g.outC:], g.outC)
 	}
 }
@@ -320,11 +300,20 @@ func prepareConvQ(c *opContext, g convGeom, in, f, bias, out *Tensor, act Activa
 		return nil, err
 	}
 	inQ, _ := perTensor(in)
-	k := &convQ{g: g, in: in.data, out: out.data, w: w, ep: ep, pad: byte(inQ.zp), pool: c.pool()}
+	k := &convQ{g: g, in: in.data, out: out.data, w: w, ep: ep, pool: c.pool()}
 	if in.def.Type == Int8 {
 		k.xor = 0x80
 	}
 	if !k.direct() {
+		offs, err := g.tapOffsets(in.n)
+		if err != nil {
+			return nil, err
+		}
+		pad := make([]byte, g.inC)
+		for i := range pad {
+			pad[i] = byte(inQ.zp)
+		}
+		k.taps = kern.NewQTaps(g.kh*g.kw, g.inC, offs, k.in, pad)
 		k.scratch = make([][]byte, k.pool.n)
 		for i := range k.scratch {
 			k.scratch[i] = make([]byte, g.outW*w.Kp)
@@ -352,8 +341,7 @@ func (k *convQ) run(lo, hi, chunk int) {
 	g := &k.g
 	buf := k.scratch[chunk]
 	for r := lo; r < hi; r++ {
-		b, oy := r/g.outH, r%g.outH
-		im2colRow(buf, k.w.Kp, k.in, g, b, oy, k.pad)
+		kern.Im2colQ(r*g.outW, g.outW, k.taps, buf, k.w.Kp)
 		kern.QGemm(g.outW, buf, k.w.Kp, k.xor, k.w, k.ep, k.out[r*g.outW*g.outC:], g.outC)
 	}
 }

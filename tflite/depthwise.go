@@ -2,7 +2,6 @@ package tflite
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/edgeclass/edgeclass/tflite/internal/kern"
 )
@@ -12,7 +11,7 @@ type depthwise struct {
 	g     convGeom
 	mult  int     // depth multiplier: output channel o reads input channel o/mult
 	offs  []int32 // input offset of each tap of each output pixel, -1 for padding
-	taps  *kern.DWTaps
+	taps  *kern.Taps
 	pool  *pool
 	quant bool
 
@@ -67,7 +66,7 @@ func prepareDepthwise(c *opContext) (kernel, error) {
 		}
 	}
 	k := &depthwise{g: g, mult: oc / g.inC, pool: c.pool()}
-	if err := k.fillTaps(in.n); err != nil {
+	if k.offs, err = g.tapOffsets(in.n); err != nil {
 		return nil, err
 	}
 	if in.def.Type == Float32 {
@@ -87,7 +86,7 @@ func prepareDepthwise(c *opContext) (kernel, error) {
 		if k.mult == 1 {
 			w, _ := c.cached(func() (any, error) { return kern.PackFDW(k.wF, oc, kh*kw), nil })
 			k.wFP = w.(*kern.FDWWeights)
-			k.taps = kern.NewFDWTaps(kh*kw, oc, k.offs, k.inF, make([]float32, oc))
+			k.taps = kern.NewFTaps(kh*kw, oc, k.offs, k.inF, make([]float32, oc))
 		}
 		return k, nil
 	}
@@ -176,7 +175,7 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 		k.pad[i] = byte(inQ.zp)
 	}
 	if k.mult == 1 {
-		k.taps = kern.NewQDWTaps(g.kh*g.kw, g.inC, k.offs, k.in, k.pad)
+		k.taps = kern.NewQTaps(g.kh*g.kw, g.inC, k.offs, k.in, k.pad)
 	}
 	return nil
 }
@@ -195,36 +194,6 @@ func (k *depthwise) run(lo, hi, _ int) {
 	default:
 		kern.FDepthwise(p0, npix, k.taps, k.wFP, k.biasF, k.lo, k.hi, k.outF[p0*g.outC:], g.outC)
 	}
-}
-
-// fillTaps computes, once, the input offset of every tap of every output
-// pixel of an input of n values (-1 for taps in the padding).
-func (k *depthwise) fillTaps(n int) error {
-	g := &k.g
-	t := g.kh * g.kw
-	if n > math.MaxInt32 {
-		return fmt.Errorf("input of %d values is too large", n)
-	}
-	k.offs = make([]int32, g.batch*g.outH*g.outW*t)
-	i := 0
-	for b := 0; b < g.batch; b++ {
-		for oy := 0; oy < g.outH; oy++ {
-			for ox := 0; ox < g.outW; ox++ {
-				for ky := 0; ky < g.kh; ky++ {
-					iy := oy*g.sh - g.padT + ky*g.dh
-					for kx := 0; kx < g.kw; kx++ {
-						ix := ox*g.sw - g.padL + kx*g.dw
-						k.offs[i] = -1
-						if iy >= 0 && iy < g.inH && ix >= 0 && ix < g.inW {
-							k.offs[i] = int32(((b*g.inH+iy)*g.inW + ix) * g.inC)
-						}
-						i++
-					}
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // runMultiplier computes npix output pixels from p0 when the depth

@@ -171,3 +171,14 @@ func fdwAsm(npix int, ptrs []uintptr, w *FDWWeights, bias []float32, lo, hi floa
 	}
 	return fdwKernel(w.isa, &p)
 }
+
+// gatherTaps copies n bytes from each tap address of npix pixels to dst,
+// the taps of a pixel one after the other, pixels at stride ldd bytes.
+//
+//go:noescape
+func gatherTaps(dst unsafe.Pointer, ldd int, ptrs *uintptr, taps, npix, n int)
+
+func gatherAsm(dst unsafe.Pointer, ldd int, ptrs []uintptr, taps, npix, n int) bool {
+	gatherTaps(dst, ldd, &ptrs[0], taps, npix, n)
+	return true
+}

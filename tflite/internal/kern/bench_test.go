@@ -88,7 +88,7 @@ func BenchmarkQDepthwise(b *testing.B) {
 				wq[i] = int16(rng.IntN(255) - 127)
 			}
 			ep := randQCase(rng, 1, s.c, 9).ep
-			taps := NewQDWTaps(9, s.c, rowOffs(s.width, s.c), in, pad)
+			taps := NewQTaps(9, s.c, rowOffs(s.width, s.c), in, pad)
 			out := make([]byte, s.width*s.c)
 			forBenchLevels(b, func(b *testing.B) {
 				w := PackQDW(wq, s.c, 9)
@@ -124,7 +124,7 @@ func BenchmarkFDepthwise(b *testing.B) {
 			rng := rand.New(rand.NewPCG(7, 8))
 			in, wf, bias := randFloats(rng, 3*s.width*s.c), randFloats(rng, 9*s.c), randFloats(rng, s.c)
 			pad := make([]float32, s.c)
-			taps := NewFDWTaps(9, s.c, rowOffs(s.width, s.c), in, pad)
+			taps := NewFTaps(9, s.c, rowOffs(s.width, s.c), in, pad)
 			out := make([]float32, s.width*s.c)
 			forBenchLevels(b, func(b *testing.B) {
 				w := PackFDW(wf, s.c, 9)

@@ -1,74 +1,5 @@
 package kern
 
-import "unsafe"
-
-// DWTaps say where the taps of a run of output pixels read: in one input
-// or, for taps in the padding, one padding vector, c channels each. They
-// are checked once and turned into the addresses the assembly kernels
-// follow.
-type DWTaps struct {
-	t, c      int
-	offs      []int32
-	qin, qpad []byte    // the input and padding of quantized taps
-	fin, fpad []float32 // or of float ones
-	// ptrs holds the address each tap reads, then the padding's. The
-	// slices above keep what they point to alive, and Go does not move
-	// heap memory.
-	ptrs []uintptr
-}
-
-// NewQDWTaps takes the t tap offsets of each of len(offs)/t output pixels
-// of a quantized depthwise convolution: offs[p*t+i] is where tap i of
-// pixel p reads c values of in, or -1 for a tap in the padding, which
-// reads pad. It keeps offs, in and pad, whose addresses must not change.
-func NewQDWTaps(t, c int, offs []int32, in, pad []byte) *DWTaps {
-	d := &DWTaps{t: t, c: c, offs: offs, qin: in, qpad: pad}
-	d.ptrs = tapAddrs(t, c, offs, len(in), len(pad), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(pad)), 1)
-	return d
-}
-
-// NewFDWTaps is NewQDWTaps for float convolutions.
-func NewFDWTaps(t, c int, offs []int32, in, pad []float32) *DWTaps {
-	d := &DWTaps{t: t, c: c, offs: offs, fin: in, fpad: pad}
-	d.ptrs = tapAddrs(t, c, offs, len(in), len(pad), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(pad)), 4)
-	return d
-}
-
-// tapAddrs checks the offsets and returns the address of each tap, then
-// the padding's; size is the bytes of a value.
-func tapAddrs(t, c int, offs []int32, n, npad int, in, pad unsafe.Pointer, size uintptr) []uintptr {
-	if t < 1 || c < 1 || len(offs)%t != 0 {
-		panic("kern: tap offsets are not a whole number of pixels")
-	}
-	if npad < c {
-		panic("kern: padding shorter than a pixel")
-	}
-	ptrs := make([]uintptr, len(offs)+1)
-	for i, off := range offs {
-		switch {
-		case off == -1:
-			ptrs[i] = uintptr(pad)
-		case off < 0 || int(off) > n-c:
-			panic("kern: tap offset outside the input")
-		default:
-			ptrs[i] = uintptr(in) + uintptr(off)*size
-		}
-	}
-	ptrs[len(offs)] = uintptr(pad)
-	return ptrs
-}
-
-// check panics unless the taps have t taps of c channels and pixels
-// [p0, p0+npix).
-func (d *DWTaps) check(p0, npix, t, c int) {
-	if d.t != t || d.c != c {
-		panic("kern: taps and weights disagree on taps or channels")
-	}
-	if p0 < 0 || npix < 0 || (p0+npix)*t > len(d.offs) {
-		panic("kern: pixels out of range of the taps")
-	}
-}
-
 // QDWWeights are depthwise weights W[t][c] for C channels, with the weight
 // zero point already subtracted (so they fit int16), packed once for the
 // kernels of this CPU.
@@ -99,7 +30,7 @@ func PackQDW(w []int16, c, taps int) *QDWWeights {
 //
 // where a(p,t,c) = in[off(p,t)+c] XOR xor read as unsigned, or pad[c] XOR
 // xor for a padded tap. ep.RowSumMul is ignored.
-func QDepthwise(p0, npix int, taps *DWTaps, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
+func QDepthwise(p0, npix int, taps *Taps, xor byte, w *QDWWeights, ep *QEpilogue, out []byte, ldo int) {
 	if npix == 0 {
 		return
 	}
@@ -174,7 +105,7 @@ func PackFDW(w []float32, c, taps int) *FDWWeights {
 // where a(p,t,c) = in[off(p,t)+c], or pad[c] (zeros, normally) for a padded
 // tap. bias may be nil. Sums may be evaluated in any order (and fused), so
 // results agree with the portable version to rounding, not bit for bit.
-func FDepthwise(p0, npix int, taps *DWTaps, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
+func FDepthwise(p0, npix int, taps *Taps, w *FDWWeights, bias []float32, lo, hi float32, out []float32, ldo int) {
 	if npix == 0 {
 		return
 	}

@@ -2,6 +2,8 @@
 
 package kern
 
+import "unsafe"
+
 // Portable builds have no assembly kernels.
 
 func detectLevels() []isa { return []isa{isaGo} }
@@ -25,3 +27,5 @@ func packFDW(*FDWWeights) {}
 func fdwAsm(int, []uintptr, *FDWWeights, []float32, float32, float32, []float32, int) int {
 	return 0
 }
+
+func gatherAsm(unsafe.Pointer, int, []uintptr, int, int, int) bool { return false }

@@ -181,7 +181,7 @@ func TestQDepthwise(t *testing.T) {
 			ldo := c + rng.IntN(4)
 			in := randBytes(rng, c+rng.IntN(300))
 			pad := randBytes(rng, c)
-			taps := NewQDWTaps(nt, c, randOffs(rng, p0+npix, nt, len(in), c), in, pad)
+			taps := NewQTaps(nt, c, randOffs(rng, p0+npix, nt, len(in), c), in, pad)
 			wq := make([]int16, nt*c)
 			for j := range wq {
 				wq[j] = int16(rng.Uint32())
@@ -288,7 +288,7 @@ func TestFDepthwise(t *testing.T) {
 			ldo := c + rng.IntN(4)
 			in := randFloats(rng, c+rng.IntN(300))
 			pad := make([]float32, c)
-			taps := NewFDWTaps(nt, c, randOffs(rng, p0+npix, nt, len(in), c), in, pad)
+			taps := NewFTaps(nt, c, randOffs(rng, p0+npix, nt, len(in), c), in, pad)
 			w := PackFDW(randFloats(rng, nt*c), c, nt)
 			var bias []float32
 			if rng.IntN(3) > 0 {
@@ -314,6 +314,45 @@ func TestFDepthwise(t *testing.T) {
 				if !closeTo(got[j], want[j], mag) {
 					t.Fatalf("c=%d taps=%d npix=%d ldo=%d bias=%v [%g,%g]: value %d (pixel %d channel %d) is %g, want %g",
 						c, nt, npix, ldo, bias != nil, lo, hi, j, p, ch, got[j], want[j])
+				}
+			}
+		}
+	})
+}
+
+func TestIm2col(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(13, 14))
+		for i := 0; i < 300; i++ {
+			c, nt, npix, p0 := 1+rng.IntN(70), 1+rng.IntN(12), 1+rng.IntN(6), rng.IntN(3)
+			ldd := nt*c + rng.IntN(5)
+			in, pad := randBytes(rng, c+rng.IntN(300)), randBytes(rng, c)
+			fin, fpad := randFloats(rng, len(in)), randFloats(rng, c)
+			offs := randOffs(rng, p0+npix, nt, len(in), c)
+			sentinel := randBytes(rng, (npix-1)*ldd+nt*c+3)
+			got, want := append([]byte(nil), sentinel...), append([]byte(nil), sentinel...)
+			fsentinel := randFloats(rng, len(sentinel))
+			fgot, fwant := append([]float32(nil), fsentinel...), append([]float32(nil), fsentinel...)
+			for p := 0; p < npix; p++ {
+				for j := 0; j < nt; j++ {
+					off := offs[(p0+p)*nt+j]
+					for ch := 0; ch < c; ch++ {
+						v, f := pad[ch], fpad[ch]
+						if off >= 0 {
+							v, f = in[int(off)+ch], fin[int(off)+ch]
+						}
+						want[p*ldd+j*c+ch], fwant[p*ldd+j*c+ch] = v, f
+					}
+				}
+			}
+			Im2colQ(p0, npix, NewQTaps(nt, c, offs, in, pad), got, ldd)
+			Im2colF(p0, npix, NewFTaps(nt, c, offs, fin, fpad), fgot, ldd)
+			if j := firstDiff(got, want); j >= 0 {
+				t.Fatalf("c=%d taps=%d npix=%d ldd=%d: byte %d is %d, want %d", c, nt, npix, ldd, j, got[j], want[j])
+			}
+			for j := range fgot {
+				if fgot[j] != fwant[j] {
+					t.Fatalf("c=%d taps=%d npix=%d ldd=%d: float %d is %g, want %g", c, nt, npix, ldd, j, fgot[j], fwant[j])
 				}
 			}
 		}
