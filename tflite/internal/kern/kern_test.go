@@ -358,3 +358,35 @@ func TestIm2col(t *testing.T) {
 		}
 	})
 }
+
+// TestNoAllocs checks that the kernels allocate nothing per call, so an
+// Invoke does not either.
+func TestNoAllocs(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(15, 16))
+		c := randQCase(rng, 20, 40, 30)
+		c.ep.RowSumMul = 3
+		qw := PackQ(c.w, c.n, c.k)
+		out := make([]byte, (c.m-1)*c.ldo+c.n)
+		a, fw := randFloats(rng, 20*30), PackF(randFloats(rng, 40*30), 40, 30)
+		fout := make([]float32, 20*40)
+		in, pad, fin, fpad := randBytes(rng, 200), make([]byte, 24), randFloats(rng, 200), make([]float32, 24)
+		offs := randOffs(rng, 5, 9, 200, 24)
+		qt, ft := NewQTaps(9, 24, offs, in, pad), NewFTaps(9, 24, offs, fin, fpad)
+		qdw, fdw := PackQDW(make([]int16, 9*24), 24, 9), PackFDW(randFloats(rng, 9*24), 24, 9)
+		ep := randQCase(rng, 1, 24, 9).ep
+		cols, fcols := make([]byte, 5*9*24), make([]float32, 5*9*24)
+		for name, f := range map[string]func(){
+			"QGemm":      func() { QGemm(c.m, c.a, c.lda, c.xor, qw, &c.ep, out, c.ldo) },
+			"FGemm":      func() { FGemm(20, a, 30, fw, nil, 0, 6, fout, 40) },
+			"QDepthwise": func() { QDepthwise(0, 5, qt, 0x80, qdw, &ep, out, 24) },
+			"FDepthwise": func() { FDepthwise(0, 5, ft, fdw, nil, 0, 6, fout, 24) },
+			"Im2colQ":    func() { Im2colQ(0, 5, qt, cols, 9*24) },
+			"Im2colF":    func() { Im2colF(0, 5, ft, fcols, 9*24) },
+		} {
+			if n := testing.AllocsPerRun(10, f); n != 0 {
+				t.Errorf("%s allocates %v times per call", name, n)
+			}
+		}
+	})
+}
