@@ -17,14 +17,9 @@ func (l isa) String() string {
 	return [...]string{"go", "avx2", "avx512vnni", "neon", "neondot"}[l]
 }
 
-// level is the level new weights are packed for and unpacked kernels run
-// at: the best this CPU has (see detectLevels).
-var level = best()
-
 // levels lists the levels this CPU can run, from portable Go up.
 var levels = detectLevels()
 
-func best() isa {
-	l := detectLevels()
-	return l[len(l)-1]
-}
+// level is the level new weights are packed for and unpacked kernels run
+// at: the best this CPU has. Tests lower it.
+var level = levels[len(levels)-1]

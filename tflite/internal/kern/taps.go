@@ -17,10 +17,10 @@ type Taps struct {
 	ptrs []uintptr
 }
 
-// NewQTaps takes the t tap offsets of each of len(offs)/t output pixels
-// of a quantized convolution: offs[p*t+i] is where tap i of
-// pixel p reads c values of in, or -1 for a tap in the padding, which
-// reads pad. It keeps offs, in and pad, whose addresses must not change.
+// NewQTaps takes the t tap offsets of each of len(offs)/t output pixels of
+// a quantized convolution: offs[p*t+i] is where tap i of pixel p reads c
+// values of in, or -1 for a tap in the padding, which reads pad. It keeps
+// offs, in and pad, whose addresses must not change.
 func NewQTaps(t, c int, offs []int32, in, pad []byte) *Taps {
 	d := &Taps{t: t, c: c, offs: offs, qin: in, qpad: pad}
 	d.ptrs = tapAddrs(t, c, offs, len(in), len(pad), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(pad)), 1)
