@@ -27,6 +27,7 @@ type qgemmArgs struct {
 	xor     uint32 // the byte to XOR rows of A with, in each byte
 	outZP   int32
 	lo, hi  int32
+	sat     bool // a product may reach 2^31: the kernel must saturate
 	// The last partial panel's bias, colFix and scales, zero-padded, for
 	// kernels without masked loads (arm64).
 	tailBias, tailFix [16]int32
@@ -47,6 +48,14 @@ func qgemmAsm(m int, a []byte, lda int, xor byte, w *QWeights, ep *QEpilogue, ou
 	p := qgemmArgs{
 		lda: lda, kp: w.Kp, n: w.N, bias: &ep.Bias[0], scale: &ep.Scale[0], rowTerm: &rt[0], ldo: ldo,
 		xor: uint32(xor) * 0x01010101, outZP: ep.OutZP, lo: ep.Lo, hi: ep.Hi,
+	}
+	for _, s := range ep.Scale[:w.N] {
+		// float32(acc) <= 2^31, so products stay below 2^31 (and are not
+		// NaN) when scales are at most 1/2, as in any real model.
+		if !(s >= -0.5 && s <= 0.5) {
+			p.sat = true
+			break
+		}
 	}
 	if w.packed != nil {
 		p.b = unsafe.Pointer(unsafe.SliceData(w.packed))

@@ -110,7 +110,8 @@
 	MOVQ qgemmArgs_scale(R14), DX
 
 // REQ requantizes acc in place: float32(acc)*scale rounded to nearest even
-// (saturating like RoundEven), plus OutZP, clamped to [Lo, Hi].
+// (saturating like RoundEven), plus OutZP, clamped to [Lo, Hi]. Without
+// qgemmArgs.sat no product reaches 2^31, and REQN skips the saturation.
 #define REQ(acc) \
 	VCVTDQ2PS acc, acc; \
 	VMULPS Z24, acc, acc; \
@@ -121,16 +122,104 @@
 	VPMAXSD Z26, acc, acc; \
 	VPMINSD Z27, acc, acc
 
-// OUT stores the 16 bytes of vector v of row r; OUTM only the lanes in K1.
-#define OUT(acc, r, v) \
-	REQ(acc); \
+#define REQN(acc) \
+	VCVTDQ2PS acc, acc; \
+	VMULPS Z24, acc, acc; \
+	VCVTPS2DQ acc, acc; \
+	VPADDD Z25, acc, acc; \
+	VPMAXSD Z26, acc, acc; \
+	VPMINSD Z27, acc, acc
+
+// OUT stores the 16 bytes of vector v of row r after req; OUTM only the
+// lanes in K1.
+#define OUT(req, acc, r, v) \
+	req(acc); \
 	MOVQ (r*8)(SP), AX; \
 	VPMOVDB acc, (v*16)(AX)(BX*1)
 
-#define OUTM(acc, r, v) \
-	REQ(acc); \
+#define OUTM(req, acc, r, v) \
+	req(acc); \
 	MOVQ (r*8)(SP), AX; \
 	VPMOVDB acc, K1, (v*16)(AX)(BX*1)
+
+// The group epilogues: EPIn stores the n vectors of the 6 rows.
+#define EPI4(req) \
+	SCALE(0); \
+	OUT(req, Z0, 0, 0); \
+	OUT(req, Z4, 1, 0); \
+	OUT(req, Z8, 2, 0); \
+	OUT(req, Z12, 3, 0); \
+	OUT(req, Z16, 4, 0); \
+	OUT(req, Z20, 5, 0); \
+	SCALE(1); \
+	OUT(req, Z1, 0, 1); \
+	OUT(req, Z5, 1, 1); \
+	OUT(req, Z9, 2, 1); \
+	OUT(req, Z13, 3, 1); \
+	OUT(req, Z17, 4, 1); \
+	OUT(req, Z21, 5, 1); \
+	SCALE(2); \
+	OUT(req, Z2, 0, 2); \
+	OUT(req, Z6, 1, 2); \
+	OUT(req, Z10, 2, 2); \
+	OUT(req, Z14, 3, 2); \
+	OUT(req, Z18, 4, 2); \
+	OUT(req, Z22, 5, 2); \
+	SCALEM(3); \
+	OUTM(req, Z3, 0, 3); \
+	OUTM(req, Z7, 1, 3); \
+	OUTM(req, Z11, 2, 3); \
+	OUTM(req, Z15, 3, 3); \
+	OUTM(req, Z19, 4, 3); \
+	OUTM(req, Z23, 5, 3)
+
+#define EPI3(req) \
+	SCALE(0); \
+	OUT(req, Z0, 0, 0); \
+	OUT(req, Z3, 1, 0); \
+	OUT(req, Z6, 2, 0); \
+	OUT(req, Z9, 3, 0); \
+	OUT(req, Z12, 4, 0); \
+	OUT(req, Z15, 5, 0); \
+	SCALE(1); \
+	OUT(req, Z1, 0, 1); \
+	OUT(req, Z4, 1, 1); \
+	OUT(req, Z7, 2, 1); \
+	OUT(req, Z10, 3, 1); \
+	OUT(req, Z13, 4, 1); \
+	OUT(req, Z16, 5, 1); \
+	SCALEM(2); \
+	OUTM(req, Z2, 0, 2); \
+	OUTM(req, Z5, 1, 2); \
+	OUTM(req, Z8, 2, 2); \
+	OUTM(req, Z11, 3, 2); \
+	OUTM(req, Z14, 4, 2); \
+	OUTM(req, Z17, 5, 2)
+
+#define EPI2(req) \
+	SCALE(0); \
+	OUT(req, Z0, 0, 0); \
+	OUT(req, Z2, 1, 0); \
+	OUT(req, Z4, 2, 0); \
+	OUT(req, Z6, 3, 0); \
+	OUT(req, Z8, 4, 0); \
+	OUT(req, Z10, 5, 0); \
+	SCALEM(1); \
+	OUTM(req, Z1, 0, 1); \
+	OUTM(req, Z3, 1, 1); \
+	OUTM(req, Z5, 2, 1); \
+	OUTM(req, Z7, 3, 1); \
+	OUTM(req, Z9, 4, 1); \
+	OUTM(req, Z11, 5, 1)
+
+#define EPI1(req) \
+	SCALEM(0); \
+	OUTM(req, Z0, 0, 0); \
+	OUTM(req, Z1, 1, 0); \
+	OUTM(req, Z2, 2, 0); \
+	OUTM(req, Z3, 3, 0); \
+	OUTM(req, Z4, 4, 0); \
+	OUTM(req, Z5, 5, 0)
 
 // SCALE loads the scales of vector v of the group; SCALEM only the lanes
 // in K1.
@@ -237,34 +326,15 @@ g4x:
 
 g4out:
 	EPICONST
-	SCALE(0)
-	OUT(Z0, 0, 0)
-	OUT(Z4, 1, 0)
-	OUT(Z8, 2, 0)
-	OUT(Z12, 3, 0)
-	OUT(Z16, 4, 0)
-	OUT(Z20, 5, 0)
-	SCALE(1)
-	OUT(Z1, 0, 1)
-	OUT(Z5, 1, 1)
-	OUT(Z9, 2, 1)
-	OUT(Z13, 3, 1)
-	OUT(Z17, 4, 1)
-	OUT(Z21, 5, 1)
-	SCALE(2)
-	OUT(Z2, 0, 2)
-	OUT(Z6, 1, 2)
-	OUT(Z10, 2, 2)
-	OUT(Z14, 3, 2)
-	OUT(Z18, 4, 2)
-	OUT(Z22, 5, 2)
-	SCALEM(3)
-	OUTM(Z3, 0, 3)
-	OUTM(Z7, 1, 3)
-	OUTM(Z11, 2, 3)
-	OUTM(Z15, 3, 3)
-	OUTM(Z19, 4, 3)
-	OUTM(Z23, 5, 3)
+	CMPB qgemmArgs_sat(R14), $0
+	JNE  g4outsat
+	EPI4(REQN)
+	JMP  g4outdone
+
+g4outsat:
+	EPI4(REQ)
+
+g4outdone:
 	ADDQ $64, BX
 	CMPQ BX, qgemmArgs_n(R14)
 	JLT  group
@@ -317,27 +387,15 @@ g3x:
 
 g3out:
 	EPICONST
-	SCALE(0)
-	OUT(Z0, 0, 0)
-	OUT(Z3, 1, 0)
-	OUT(Z6, 2, 0)
-	OUT(Z9, 3, 0)
-	OUT(Z12, 4, 0)
-	OUT(Z15, 5, 0)
-	SCALE(1)
-	OUT(Z1, 0, 1)
-	OUT(Z4, 1, 1)
-	OUT(Z7, 2, 1)
-	OUT(Z10, 3, 1)
-	OUT(Z13, 4, 1)
-	OUT(Z16, 5, 1)
-	SCALEM(2)
-	OUTM(Z2, 0, 2)
-	OUTM(Z5, 1, 2)
-	OUTM(Z8, 2, 2)
-	OUTM(Z11, 3, 2)
-	OUTM(Z14, 4, 2)
-	OUTM(Z17, 5, 2)
+	CMPB qgemmArgs_sat(R14), $0
+	JNE  g3outsat
+	EPI3(REQN)
+	JMP  g3outdone
+
+g3outsat:
+	EPI3(REQ)
+
+g3outdone:
 	JMP  next
 
 g2:
@@ -384,20 +442,15 @@ g2x:
 
 g2out:
 	EPICONST
-	SCALE(0)
-	OUT(Z0, 0, 0)
-	OUT(Z2, 1, 0)
-	OUT(Z4, 2, 0)
-	OUT(Z6, 3, 0)
-	OUT(Z8, 4, 0)
-	OUT(Z10, 5, 0)
-	SCALEM(1)
-	OUTM(Z1, 0, 1)
-	OUTM(Z3, 1, 1)
-	OUTM(Z5, 2, 1)
-	OUTM(Z7, 3, 1)
-	OUTM(Z9, 4, 1)
-	OUTM(Z11, 5, 1)
+	CMPB qgemmArgs_sat(R14), $0
+	JNE  g2outsat
+	EPI2(REQN)
+	JMP  g2outdone
+
+g2outsat:
+	EPI2(REQ)
+
+g2outdone:
 	JMP  next
 
 g1:
@@ -441,13 +494,15 @@ g1x:
 
 g1out:
 	EPICONST
-	SCALEM(0)
-	OUTM(Z0, 0, 0)
-	OUTM(Z1, 1, 0)
-	OUTM(Z2, 2, 0)
-	OUTM(Z3, 3, 0)
-	OUTM(Z4, 4, 0)
-	OUTM(Z5, 5, 0)
+	CMPB qgemmArgs_sat(R14), $0
+	JNE  g1outsat
+	EPI1(REQN)
+	JMP  g1outdone
+
+g1outsat:
+	EPI1(REQ)
+
+g1outdone:
 
 next:
 	ADDQ $6, SI
