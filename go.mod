@@ -2,6 +2,7 @@ module github.com/edgeclass/edgeclass
 
 go 1.26.8
 
-require golang.org/x/image v0.48.0
-
-require golang.org/x/sys v0.50.0
+require (
+	golang.org/x/image v0.48.0
+	golang.org/x/sys v0.50.0
+)
