@@ -42,8 +42,9 @@ GLOBL dwPerm1<>(SB), RODATA|NOPTR, $64
 	VPMINSD Z10, acc, acc; \
 	VPMOVDB acc, mask, off(R9)(CX*1)
 
-// PAIRS adds the taps of a pixel in pairs to Z0 and Z1; widen is
-// VPMOVZXBW or VPMOVSXBW.
+// PAIRS adds the taps of a pixel in pairs to Z0 and Z1 (vpdpwssd: the sum
+// of the two int16 products of each dword lane); widen is VPMOVZXBW or
+// VPMOVSXBW.
 #define PAIRS(widen, loop) \
 	VPXORD Z0, Z0, Z0; \
 	VPXORD Z1, Z1, Z1; \
@@ -56,10 +57,8 @@ loop: \
 	widen.Z (SI)(CX*1), K1, Z3; \
 	VPUNPCKLWD Z3, Z2, Z4; \
 	VPUNPCKHWD Z3, Z2, Z5; \
-	VPMADDWD (R12), Z4, Z4; \
-	VPMADDWD 64(R12), Z5, Z5; \
-	VPADDD Z4, Z0, Z0; \
-	VPADDD Z5, Z1, Z1; \
+	VPDPWSSD (R12), Z4, Z0; \
+	VPDPWSSD 64(R12), Z5, Z1; \
 	ADDQ $128, R12; \
 	ADDQ $16, DX; \
 	CMPQ DX, R13; \
