@@ -38,6 +38,20 @@ type qgemmArgs struct {
 // block live on the stack. A multiple of every kernel's row tile.
 const qRowBlock = 240
 
+// The kernels stream all of B for every few rows, so products whose packed
+// B would not stay in L2 run over chunks of columns whose B does: chunks
+// of whole groups (64 columns, a multiple of every layout's group),
+// about chunkBytes each.
+const (
+	chunkBytes = 256 << 10
+	groupCols  = 64
+)
+
+// chunkCols returns the columns per chunk for rows of rowBytes of B.
+func chunkCols(rowBytes int) int {
+	return max(1, chunkBytes/(groupCols*rowBytes)) * groupCols
+}
+
 func qgemmAsm(m int, a []byte, lda int, xor byte, w *QWeights, ep *QEpilogue, out []byte, ldo int) bool {
 	if ep.Scale == nil {
 		return false // fixed-point requantization stays in Go
@@ -69,13 +83,26 @@ func qgemmAsm(m int, a []byte, lda int, xor byte, w *QWeights, ep *QEpilogue, ou
 		copy(p.tailFix[:], w.colFix[n16:])
 		copy(p.tailScale[:], ep.Scale[n16:w.N])
 	}
+	rowBytes := w.Kp
+	if w.packed == nil {
+		rowBytes *= 2
+	}
+	cols := chunkCols(rowBytes)
 	for m0 := 0; m0 < m; m0 += qRowBlock {
 		p.m = min(qRowBlock, m-m0)
-		p.a, p.out = &a[m0*lda], &out[m0*ldo]
 		if ep.RowSumMul != 0 {
-			rowSums(w.isa, p.a, lda, p.m, w.K, uint32(xor)*0x01010101, ep.RowSumMul, &rt[0])
+			rowSums(w.isa, &a[m0*lda], lda, p.m, w.K, uint32(xor)*0x01010101, ep.RowSumMul, &rt[0])
 		}
-		qgemmKernel(w.isa, &p)
+		for n0 := 0; n0 < w.N; n0 += cols {
+			c := p
+			c.a, c.out, c.n = &a[m0*lda], &out[m0*ldo+n0], min(cols, w.N-n0)
+			c.b = unsafe.Add(p.b, n0*rowBytes)
+			c.bias, c.scale = &ep.Bias[n0], &ep.Scale[n0]
+			if p.colFix != nil {
+				c.colFix = &w.colFix[n0]
+			}
+			qgemmKernel(w.isa, &c)
+		}
 	}
 	return true
 }
@@ -107,7 +134,12 @@ func fgemmAsm(m int, a []float32, lda int, w *FWeights, bias []float32, lo, hi f
 		bias: &bias[0], out: &out[0], ldo: ldo, lo: lo, hi: hi,
 	}
 	copy(p.tailBias[:], bias[w.N&^15:w.N])
-	fgemmKernel(w.isa, &p)
+	cols := chunkCols(4 * w.K)
+	for n0 := 0; n0 < w.N; n0 += cols {
+		c := p
+		c.b, c.n, c.bias, c.out = &w.packed[n0*w.K], min(cols, w.N-n0), &bias[n0], &out[n0]
+		fgemmKernel(w.isa, &c)
+	}
 	return true
 }
 

@@ -115,7 +115,9 @@ func (c *qCase) run(w *QWeights, sentinel []byte) []byte {
 func TestQGemm(t *testing.T) {
 	forLevels(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
-		shapes := [][3]int{{1, 1, 1}, {1, 1001, 1280}, {7, 16, 3}, {6, 64, 4}, {13, 24, 27}, {300, 40, 8}, {250, 160, 96}, {1, 17, 5}}
+		// Beside tails, {13, 300, 1100} runs over column chunks (see
+		// chunkCols).
+		shapes := [][3]int{{1, 1, 1}, {1, 1001, 1280}, {7, 16, 3}, {6, 64, 4}, {13, 24, 27}, {300, 40, 8}, {250, 160, 96}, {1, 17, 5}, {13, 300, 1100}}
 		for i := 0; i < 400; i++ {
 			shapes = append(shapes, [3]int{1 + rng.IntN(20), 1 + rng.IntN(100), 1 + rng.IntN(80)})
 		}
@@ -238,7 +240,7 @@ func fRange(rng *rand.Rand) (lo, hi float32) {
 func TestFGemm(t *testing.T) {
 	forLevels(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 10))
-		shapes := [][3]int{{1, 1, 1}, {1, 1001, 256}, {13, 8, 27}, {300, 40, 8}, {7, 64, 3}}
+		shapes := [][3]int{{1, 1, 1}, {1, 1001, 256}, {13, 8, 27}, {300, 40, 8}, {7, 64, 3}, {9, 200, 700}}
 		for i := 0; i < 300; i++ {
 			shapes = append(shapes, [3]int{1 + rng.IntN(20), 1 + rng.IntN(100), 1 + rng.IntN(80)})
 		}
