@@ -180,12 +180,13 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 	return nil
 }
 
-func (k *depthwise) eval() { k.pool.parallel(k.g.batch*k.g.outH, 1, k) }
+// eval splits the output pixels (not rows, which split 7x7 maps 4:3).
+func (k *depthwise) eval() { k.pool.parallel(k.g.batch*k.g.outH*k.g.outW, 8, k) }
 
-// run computes output rows [lo, hi).
-func (k *depthwise) run(lo, hi, _ int) {
+// run computes output pixels [p0, end).
+func (k *depthwise) run(p0, end, _ int) {
 	g := &k.g
-	p0, npix := lo*g.outW, (hi-lo)*g.outW
+	npix := end - p0
 	switch {
 	case k.mult != 1:
 		k.runMultiplier(p0, npix)
