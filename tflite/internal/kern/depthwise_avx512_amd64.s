@@ -4,7 +4,7 @@
 #include "go_asm.h"
 
 // dwPerm0 and dwPerm1 gather channels 0-15 and 16-31 back into order from
-// the two products of vpunpck{l,h}wd (see avx512PairLane): index i < 16
+// the two products of vpunpck{l,h}wd (see pairLane): index i < 16
 // takes lane i of the low product, 16+i lane i of the high one.
 DATA dwPerm0<>+0(SB)/8, $0x0000000100000000
 DATA dwPerm0<>+8(SB)/8, $0x0000000300000002

@@ -32,10 +32,10 @@ func qgemmNEON(p *qgemmArgs)
 func rowSumsNEON(a *byte, lda, m, k int, xor uint32, mul int32, dst *int32)
 
 func packQ(q *QWeights) {
-	q.colFix = make([]int32, q.N)
 	switch level {
 	case isaDot:
 		q.packed = packQ8(q, 16, 1)
+		q.colFix = make([]int32, q.N)
 		for n := range q.colFix {
 			for _, b := range q.rows[n*q.Kp : (n+1)*q.Kp] {
 				q.colFix[n] += 128 * int32(b)
@@ -43,8 +43,8 @@ func packQ(q *QWeights) {
 		}
 	case isaNEON:
 		q.packed16 = packQ16(q, 16, 1, 1)
+		q.colFix = make([]int32, q.N) // zeros: SMLAL widens rows exactly
 	default:
-		q.colFix = nil
 		return
 	}
 	q.isa = level
