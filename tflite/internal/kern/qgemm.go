@@ -1,8 +1,15 @@
 // Package kern holds the engine's hot loops: matrix products with fused
-// requantization for convolutions and fully connected layers, and
-// depthwise convolution rows. Each has a portable Go version that defines
-// the result; assembly versions (chosen at run time by CPU features) must
-// match it exactly, and the tests compare them.
+// requantization for convolutions and fully connected layers, depthwise
+// convolutions, and the im2col gather. Each has a portable Go version that
+// defines the result; assembly versions must match it exactly (float ones
+// to rounding, as they sum in another order), and the tests compare them.
+//
+// The assembly is chosen at run time by CPU features (see isa.go): on
+// amd64 AVX-512 with VNNI or AVX2, on arm64 NEON with or without the
+// dot-product extension. Weights are packed once, for the level of the
+// CPU, by PackQ, PackF, PackQDW and PackFDW; asm.go passes operands to the
+// kernels; kern_amd64.go and kern_arm64.go hold the packers and kernel
+// choice; the purego tag and other architectures keep the Go versions.
 package kern
 
 import "math"
