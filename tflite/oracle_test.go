@@ -227,7 +227,7 @@ func runOracleCase(t *testing.T, oracle string, c oracleCase) {
 
 // buildCase builds the model of c and random inputs for it. spans[i] lists
 // the graph output positions of variant i.
-func buildCase(t *testing.T, c oracleCase) (data []byte, inputs [][]byte, spans [][]int, outs []int) {
+func buildCase(t testing.TB, c oracleCase) (data []byte, inputs [][]byte, spans [][]int, outs []int) {
 	t.Helper()
 	h := fnv.New64a()
 	h.Write([]byte(c.name))

@@ -47,6 +47,9 @@ func prepareResize(c *opContext) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h < 1 || w < 1 {
+		return nil, fmt.Errorf("input shape %v has no pixels to sample", in.def.Shape)
+	}
 	size, err := constInts(c, 1, "size")
 	if err != nil {
 		return nil, err
