@@ -267,6 +267,31 @@ func TestHugeShapesAllocateNothing(t *testing.T) {
 	}
 }
 
+// TestIndexMapsCountAgainstTheMemoryLimit pads one byte to 100000: the
+// output fits the limit, the kernel's index map does not.
+func TestIndexMapsCountAgainstTheMemoryLimit(t *testing.T) {
+	g := NewGraphBuilder()
+	x := g.AddTensor("x", Uint8, []int{1, 1}, PerTensor(1, 0))
+	pads := g.AddConst("pads", Int32, []int{2, 2}, nil, ToBytes([]int32{0, 0, 0, 99999}))
+	y := g.AddTensor("y", Uint8, []int{1, 100000}, PerTensor(1, 0))
+	g.AddOp(OpPad, nil, []int{x, pads}, []int{y})
+	g.SetInputs(x)
+	g.SetOutputs(y)
+	m, err := Load(marshal(t, g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewInterpreter(m, &Options{MaxArenaBytes: 200 << 10})
+	if err == nil || !strings.Contains(err.Error(), "working memory") {
+		t.Errorf("error %v, want one about working memory", err)
+	}
+	it, err := NewInterpreter(m, &Options{MaxArenaBytes: 1 << 20})
+	if err != nil {
+		t.Fatalf("with room for the index map: %v", err)
+	}
+	it.Close()
+}
+
 // TestTruncationsAndBitFlips corrupts a real model everywhere: every
 // truncation and single-bit flip must load with an error or run.
 func TestTruncationsAndBitFlips(t *testing.T) {

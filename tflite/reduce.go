@@ -15,7 +15,7 @@ type reduction struct {
 // newReduction resolves axes (negative counting from the end, repeats
 // allowed), checks that out has the reduced shape and returns the index
 // sets.
-func newReduction(shape, axes []int, keepDims bool, out *Tensor) (*reduction, error) {
+func newReduction(c *opContext, shape, axes []int, keepDims bool, out *Tensor) (*reduction, error) {
 	rank := len(shape)
 	reduced := make([]bool, rank)
 	for _, a := range axes {
@@ -61,6 +61,9 @@ func newReduction(shape, axes []int, keepDims bool, out *Tensor) (*reduction, er
 	if n > 1<<28 {
 		return nil, fmt.Errorf("input of %d elements is too large to reduce", n)
 	}
+	if err := c.reserve(4 * (int64(out.n) + n/int64(out.n))); err != nil {
+		return nil, err
+	}
 	elementIndex(keptDims, func(idx []int) { red.base = append(red.base, int32(offset(idx, keptSt))) })
 	elementIndex(redDims, func(idx []int) { red.span = append(red.span, int32(offset(idx, redSt))) })
 	return red, nil
@@ -94,7 +97,7 @@ func prepareMean(c *opContext) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	red, err := newReduction(in.def.Shape, axes, o.KeepDims, out)
+	red, err := newReduction(c, in.def.Shape, axes, o.KeepDims, out)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +175,7 @@ func prepareArgMax(c *opContext) (kernel, error) {
 	if len(axis) != 1 {
 		return nil, fmt.Errorf("axis must hold one value, has %d", len(axis))
 	}
-	red, err := newReduction(in.def.Shape, axis, false, out)
+	red, err := newReduction(c, in.def.Shape, axis, false, out)
 	if err != nil {
 		return nil, err
 	}

@@ -162,6 +162,9 @@ func preparePad(c *opContext) (kernel, error) {
 		}
 		copy(k.pad, v.data)
 	}
+	if err := c.reserve(4 * int64(out.n)); err != nil {
+		return nil, err
+	}
 	ist := strides(in.def.Shape)
 	k.src = make([]int32, 0, out.n)
 	elementIndex(shape, func(idx []int) {
@@ -210,6 +213,9 @@ func prepareTranspose(c *opContext) (kernel, error) {
 		if err := sameQuant(in, out); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.reserve(4 * int64(out.n)); err != nil {
+		return nil, err
 	}
 	ist := strides(in.def.Shape)
 	k := &gather{in: in.data, out: out.data, size: in.def.Type.Size(), src: make([]int32, 0, out.n)}
@@ -296,6 +302,9 @@ func prepareStridedSlice(c *opContext) (kernel, error) {
 		if err := sameQuant(in, out); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.reserve(4 * int64(out.n)); err != nil {
+		return nil, err
 	}
 	ist := strides(in.def.Shape)
 	k := &gather{in: in.data, out: out.data, size: in.def.Type.Size(), src: make([]int32, 0, out.n)}
