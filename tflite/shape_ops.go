@@ -402,7 +402,7 @@ func prepareConcat(c *opContext) (kernel, error) {
 			}
 			if qi != qo {
 				// Rescale in float, as TFLite's reference does.
-				part.rescale = true
+				part.table = new([256]byte)
 				s := float32(qi.scale / qo.scale)
 				lo, hi := qrange(out.def.Type)
 				for v := lo; v <= hi; v++ {
@@ -420,10 +420,9 @@ func prepareConcat(c *opContext) (kernel, error) {
 }
 
 type concatPart struct {
-	data    []byte
-	row     int // bytes per outer index
-	rescale bool
-	table   [256]byte
+	data  []byte
+	row   int        // bytes per outer index
+	table *[256]byte // requantization, nil when the input's is the output's
 }
 
 // concat is a prepared CONCATENATION.
@@ -441,7 +440,7 @@ func (k *concat) eval() {
 			p := &k.parts[i]
 			src := p.data[r*p.row : (r+1)*p.row]
 			dst := k.out[o : o+p.row]
-			if p.rescale {
+			if p.table != nil {
 				for j, v := range src {
 					dst[j] = p.table[v]
 				}
