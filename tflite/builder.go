@@ -21,6 +21,7 @@ func (m *Model) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Operator codes first: operators refer to them by index.
 	w := &modelWriter{m: m, codeIndex: map[opcodeEntry]int{}}
 	for si := range m.Subgraphs {
 		for oi := range m.Subgraphs[si].Operators {
