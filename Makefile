@@ -46,10 +46,11 @@ test-gocv:
 vet:
 	$(GO) vet ./...
 
-# The inference engine on arm64 (portable and NEON kernels), under qemu.
+# The inference engine and preprocessing on arm64 (portable and NEON
+# kernels), under qemu.
 test-arm64:
 	@if command -v $(QEMU) >/dev/null; then \
-		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -short -exec $(QEMU) ./tflite/...; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -short -exec $(QEMU) ./tflite/... ./camera/ ./classify/; \
 	elif [ "$$CI" = true ]; then echo "test-arm64: $(QEMU) is missing" >&2; exit 1; \
 	else echo "test-arm64: skipped, $(QEMU) is not installed (apt-get install qemu-user-static)"; fi
 

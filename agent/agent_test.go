@@ -300,16 +300,24 @@ func TestAgentKilledAndRestarted(t *testing.T) {
 	// C: broker back, agent restarted: the outbox drains in order.
 	m.Start()
 	sub2 := subscribe(t, m.URL(), "edgeclass/test-cam/events")
+	cStart := time.Now()
 	c := child()
 	defer kill(c)
+	// The outbox drains in order, so once an event of the new run arrives,
+	// everything queued before it has arrived too.
 	var got []uint64
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		got = seqs(sub2.wait(t, "edgeclass/test-cam/events", 1, 15*time.Second))
-		if len(got) > 0 && got[0] <= lastA+1 && len(got) >= 8 {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		payloads := sub2.wait(t, "edgeclass/test-cam/events", 1, 30*time.Second)
+		last, err := mqtt.DecodeEvent(payloads[len(payloads)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last.Time.After(cStart) {
+			got = seqs(payloads)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after restart got seqs %v; last before the outage %d", got, lastA)
+			t.Fatalf("after restart got seqs %v and no event of the new run; last before the outage %d", seqs(payloads), lastA)
 		}
 	}
 	// Seqs continue after A's last one without gaps (repeats of what A

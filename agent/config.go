@@ -148,7 +148,10 @@ func (c *Config) publisherConfig(broker string) mqtt.Config {
 	pc := mqtt.DefaultConfig()
 	pc.ConnConfig = c.MQTT.ConnConfig
 	if pc.Broker == "" {
+		// The embedded broker listens in plain TCP; the TLS settings are
+		// for an external broker.
 		pc.Broker = broker
+		pc.CAFile, pc.CertFile, pc.KeyFile = "", "", ""
 	}
 	pc.Device, pc.ClientID, pc.QoS, pc.Outbox = c.DeviceID, c.MQTT.ClientID, c.MQTT.QoS, c.MQTT.Outbox
 	pc.StateDir, pc.Groups = c.StateDir, c.Groups
