@@ -11,6 +11,8 @@ import (
 
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/internal/conf"
+	"github.com/edgeclass/edgeclass/modelpkg"
+	"github.com/edgeclass/edgeclass/mqtt"
 )
 
 // Config is the agent's configuration: one YAML file, every key also set by
@@ -18,48 +20,43 @@ import (
 // a flag --<key>. Defaults serve the embedded setup: demo model, test
 // pattern, embedded broker.
 type Config struct {
-	DeviceID string  `yaml:"device_id" doc:"device id, used in MQTT topics (default: the host name)"`
-	Model    string  `yaml:"model" doc:"path of the .tflite model; empty uses the built-in demo model"`
-	Labels   string  `yaml:"labels" doc:"labels file, one label per line (default: the model's metadata)"`
-	Source   string  `yaml:"source" doc:"frame source: testpattern, file:PATH, dir:PATH, http://HOST/stream (MJPEG); with GoCV builds also v4l2:N, gst:PIPELINE, rtsp://..., video:PATH"`
-	FPS      float64 `yaml:"fps" doc:"maximum frames classified per second"`
-	Threads  int     `yaml:"threads" doc:"inference threads"`
-	Fit      string  `yaml:"fit" doc:"how frames meet the model's input size: squash or crop"`
-	TopK     int     `yaml:"top_k" doc:"classes reported per event"`
-	StateDir string  `yaml:"state_dir" doc:"folder for the MQTT outbox and installed models"`
+	DeviceID string   `yaml:"device_id" doc:"device id, used in MQTT topics (default: the host name)"`
+	Groups   []string `yaml:"groups" doc:"fleet groups the device belongs to (comma-separated), for staged rollouts"`
+	Model    string   `yaml:"model" doc:"path of the .tflite model; empty uses the built-in demo model"`
+	Labels   string   `yaml:"labels" doc:"labels file, one label per line (default: the model's metadata)"`
+	Source   string   `yaml:"source" doc:"frame source: testpattern, file:PATH, dir:PATH, http://HOST/stream (MJPEG); with GoCV builds also v4l2:N, gst:PIPELINE, rtsp://..., video:PATH"`
+	FPS      float64  `yaml:"fps" doc:"maximum frames classified per second"`
+	Threads  int      `yaml:"threads" doc:"inference threads"`
+	Fit      string   `yaml:"fit" doc:"how frames meet the model's input size: squash or crop"`
+	TopK     int      `yaml:"top_k" doc:"classes reported per event"`
+	StateDir string   `yaml:"state_dir" doc:"folder for the MQTT outbox and installed models"`
 
-	MQTT   MQTTConfig   `yaml:"mqtt"`
-	HTTP   HTTPConfig   `yaml:"http"`
-	Events EventsConfig `yaml:"events"`
+	MQTT    MQTTConfig        `yaml:"mqtt"`
+	HTTP    HTTPConfig        `yaml:"http"`
+	Events  mqtt.PolicyConfig `yaml:"events"`
+	Updates UpdatesConfig     `yaml:"updates"`
 }
 
-// MQTTConfig configures the connection to the broker.
+// UpdatesConfig says which pushed models the device accepts and how long a
+// new model must stay healthy before it is kept.
+type UpdatesConfig struct {
+	TrustedKeys   []string      `yaml:"trusted_keys" doc:"PEM ed25519 public keys (files) whose signed model packages this device installs"`
+	AllowUnsigned bool          `yaml:"allow_unsigned" doc:"also install unsigned packages (for development only)"`
+	Trial         time.Duration `yaml:"trial" doc:"how long a new model must classify without failing before it is kept; a failure in this window rolls it back"`
+}
+
+// MQTTConfig configures the connection to the broker (see mqtt.Config).
 type MQTTConfig struct {
-	Broker          string `yaml:"broker" doc:"broker URL (tcp://host:1883, ssl://host:8883); empty starts the embedded broker"`
-	Listen          string `yaml:"listen" doc:"address the embedded broker listens on"`
-	ClientID        string `yaml:"client_id" doc:"MQTT client id (default: edgeclass-<device id>)"`
-	Username        string `yaml:"username" doc:"MQTT user name"`
-	Password        string `yaml:"password" doc:"MQTT password"`
-	CAFile          string `yaml:"ca_file" doc:"PEM CA certificates that sign the broker's certificate"`
-	CertFile        string `yaml:"cert_file" doc:"PEM client certificate, for mutual TLS"`
-	KeyFile         string `yaml:"key_file" doc:"PEM client key, for mutual TLS"`
-	QoS             int    `yaml:"qos" doc:"QoS of events: 0 (at most once) or 1 (at least once, kept in the outbox until acknowledged)"`
-	TopicPrefix     string `yaml:"topic_prefix" doc:"first topic level"`
-	OutboxMaxEvents int    `yaml:"outbox_max_events" doc:"events the outbox holds before dropping the oldest"`
+	mqtt.ConnConfig `yaml:",inline"`
+	Listen          string            `yaml:"listen" doc:"address the embedded broker listens on when broker is empty"`
+	ClientID        string            `yaml:"client_id" doc:"MQTT client id (default: edgeclass-<device id>)"`
+	QoS             int               `yaml:"qos" doc:"QoS of events: 0 (at most once) or 1 (at least once: kept in the outbox until acknowledged)"`
+	Outbox          mqtt.OutboxLimits `yaml:"outbox"`
 }
 
 // HTTPConfig configures the HTTP server.
 type HTTPConfig struct {
 	Addr string `yaml:"addr" doc:"HTTP listen address for the status page, /healthz, /metrics and the TF Serving API; empty disables it"`
-}
-
-// EventsConfig is the event policy: which classifications become events.
-type EventsConfig struct {
-	MinConfidence float64       `yaml:"min_confidence" doc:"publish only when the (smoothed) top score reaches this"`
-	OnChange      bool          `yaml:"on_change" doc:"publish when the top label changes"`
-	Every         time.Duration `yaml:"every" doc:"also publish the current label at this interval (0: never)"`
-	Smoothing     int           `yaml:"smoothing" doc:"average scores over this many frames before deciding"`
-	MaxRate       float64       `yaml:"max_rate" doc:"at most this many events per second"`
 }
 
 // DefaultConfig returns the embedded-setup defaults.
@@ -73,9 +70,11 @@ func DefaultConfig() Config {
 		Fit:      "squash",
 		TopK:     3,
 		StateDir: defaultStateDir(),
-		MQTT:     MQTTConfig{Listen: ":1883", QoS: 1, TopicPrefix: "edgeclass", OutboxMaxEvents: 10000},
-		HTTP:     HTTPConfig{Addr: ":8080"},
-		Events:   EventsConfig{MinConfidence: 0.5, OnChange: true, Every: 10 * time.Second, Smoothing: 3, MaxRate: 5},
+		MQTT: MQTTConfig{ConnConfig: mqtt.ConnConfig{KeepAlive: mqtt.DefaultKeepAlive}, Listen: ":1883", QoS: 1,
+			Outbox: mqtt.DefaultOutboxLimits()},
+		HTTP:    HTTPConfig{Addr: ":8080"},
+		Events:  mqtt.DefaultPolicyConfig(),
+		Updates: UpdatesConfig{Trial: time.Minute},
 	}
 }
 
@@ -113,7 +112,7 @@ func LoadConfig(args []string, lookupEnv func(string) (string, bool)) (Config, e
 	fields := conf.Fields("EDGECLASS", &cfg)
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	file := fs.String("config", "", "YAML configuration file (env EDGECLASS_CONFIG)")
-	apply := conf.Flags(fs, fields)
+	flags := conf.Flags(fs, fields)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -132,13 +131,34 @@ func LoadConfig(args []string, lookupEnv func(string) (string, bool)) (Config, e
 	if err := conf.ApplyEnv(fields, lookupEnv); err != nil {
 		return cfg, err
 	}
-	if err := apply(); err != nil {
+	if err := flags.Apply(); err != nil {
+		return cfg, err
+	}
+	// Settings changed remotely (config.set) win over the file and the
+	// environment, not over flags given on the command line.
+	if err := applyRemoteConfig(&cfg, fields, flags.Has); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()
 }
 
-// Validate checks every key, naming the first bad one.
+// publisherConfig is the MQTT publisher's configuration; broker replaces
+// an empty mqtt.broker (the embedded broker's URL).
+func (c *Config) publisherConfig(broker string) mqtt.Config {
+	pc := mqtt.DefaultConfig()
+	pc.ConnConfig = c.MQTT.ConnConfig
+	if pc.Broker == "" {
+		// The embedded broker listens in plain TCP; the TLS settings are
+		// for an external broker.
+		pc.Broker = broker
+		pc.CAFile, pc.CertFile, pc.KeyFile = "", "", ""
+	}
+	pc.Device, pc.ClientID, pc.QoS, pc.Outbox = c.DeviceID, c.MQTT.ClientID, c.MQTT.QoS, c.MQTT.Outbox
+	pc.StateDir, pc.Groups = c.StateDir, c.Groups
+	return pc
+}
+
+// Validate checks every key, naming each bad one.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -175,47 +195,22 @@ func (c *Config) Validate() error {
 	if c.StateDir == "" {
 		bad("state_dir", "is empty")
 	}
-	m := &c.MQTT
-	if m.Broker == "" && m.Listen == "" {
+	if c.MQTT.Broker == "" && c.MQTT.Listen == "" {
 		bad("mqtt.listen", "is empty while mqtt.broker is empty (one of them is needed)")
 	}
-	if m.Broker != "" && !strings.Contains(m.Broker, "://") {
-		bad("mqtt.broker", "%q needs a scheme, like tcp://host:1883 or ssl://host:8883", m.Broker)
+	if err := c.publisherConfig("tcp://127.0.0.1:1883").Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("mqtt.%w", err))
 	}
-	if m.QoS != 0 && m.QoS != 1 {
-		bad("mqtt.qos", "%d is not 0 or 1", m.QoS)
+	if err := c.Events.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("events.%w", err))
 	}
-	if (m.CertFile == "") != (m.KeyFile == "") {
-		bad("mqtt.cert_file", "mutual TLS needs both cert_file and key_file")
-	}
-	for key, p := range map[string]string{"mqtt.ca_file": m.CAFile, "mqtt.cert_file": m.CertFile, "mqtt.key_file": m.KeyFile} {
-		if p != "" {
-			if _, err := os.Stat(p); err != nil {
-				bad(key, "%v", err)
-			}
+	for _, k := range c.Updates.TrustedKeys {
+		if _, err := modelpkg.LoadPublicKey(k); err != nil {
+			bad("updates.trusted_keys", "%v", err)
 		}
 	}
-	if m.TopicPrefix == "" || strings.ContainsAny(m.TopicPrefix, "+#") {
-		bad("mqtt.topic_prefix", "%q must be non-empty without wildcards", m.TopicPrefix)
-	}
-	if m.OutboxMaxEvents < 1 {
-		bad("mqtt.outbox_max_events", "%d must be at least 1", m.OutboxMaxEvents)
-	}
-	e := &c.Events
-	if e.MinConfidence < 0 || e.MinConfidence > 1 {
-		bad("events.min_confidence", "%g is outside [0, 1]", e.MinConfidence)
-	}
-	if e.Every < 0 {
-		bad("events.every", "%s is negative", e.Every)
-	}
-	if !e.OnChange && e.Every == 0 {
-		bad("events.on_change", "is false and events.every is 0: no event would ever be published")
-	}
-	if e.Smoothing < 1 || e.Smoothing > 1000 {
-		bad("events.smoothing", "%d is outside [1, 1000]", e.Smoothing)
-	}
-	if e.MaxRate <= 0 {
-		bad("events.max_rate", "%g must be positive", e.MaxRate)
+	if c.Updates.Trial < 0 {
+		bad("updates.trial", "%s is negative", c.Updates.Trial)
 	}
 	return errors.Join(errs...)
 }

@@ -25,13 +25,13 @@ func TestConfigDefaultsAreValid(t *testing.T) {
 func TestConfigLayers(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "agent.yaml")
-	os.WriteFile(file, []byte("device_id: cam-1\nevents:\n  every: 30s\nmqtt:\n  listen: ':1999'\n"), 0o644)
+	os.WriteFile(file, []byte("device_id: cam-1\nevents:\n  heartbeat: 30s\nmqtt:\n  listen: ':1999'\n"), 0o644)
 	cfg, err := LoadConfig([]string{"--config", file, "--http.addr", "127.0.0.1:9000"},
 		env(map[string]string{"EDGECLASS_MQTT_LISTEN": "127.0.0.1:2883", "EDGECLASS_FPS": "2.5"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DeviceID != "cam-1" || cfg.Events.Every != 30*time.Second || cfg.MQTT.Listen != "127.0.0.1:2883" ||
+	if cfg.DeviceID != "cam-1" || cfg.Events.Heartbeat != 30*time.Second || cfg.MQTT.Listen != "127.0.0.1:2883" ||
 		cfg.HTTP.Addr != "127.0.0.1:9000" || cfg.FPS != 2.5 {
 		t.Fatalf("layers not applied: %+v", cfg)
 	}
@@ -48,11 +48,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{nil, []string{"--fps", "0"}, "fps"},
 		{nil, []string{"--model", "/no/such/model.tflite"}, "model"},
 		{nil, []string{"--mqtt.broker", "localhost:1883"}, "mqtt.broker"},
-		{nil, []string{"--mqtt.cert_file", "/etc/hostname"}, "mqtt.cert_file"},
+		{nil, []string{"--mqtt.broker", "ssl://h:8883", "--mqtt.cert_file", "/etc/hostname"}, "mqtt.cert_file"},
 		{nil, []string{"--device_id", "Bad Id"}, "device_id"},
 		{nil, []string{"--fit", "stretch"}, "fit"},
-		{map[string]string{"EDGECLASS_EVENTS_EVERY": "soon"}, nil, "EDGECLASS_EVENTS_EVERY"},
-		{nil, []string{"--events.on_change=false", "--events.every=0s"}, "events.on_change"},
+		{map[string]string{"EDGECLASS_EVENTS_HEARTBEAT": "soon"}, nil, "EDGECLASS_EVENTS_HEARTBEAT"},
+		{nil, []string{"--events.on_change=false", "--events.heartbeat=0s"}, "events.on_change"},
 	} {
 		_, err := LoadConfig(c.args, env(c.env))
 		if err == nil || !strings.Contains(err.Error(), c.key) {

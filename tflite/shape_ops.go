@@ -162,6 +162,9 @@ func preparePad(c *opContext) (kernel, error) {
 		}
 		copy(k.pad, v.data)
 	}
+	if err := c.reserve(4 * int64(out.n)); err != nil {
+		return nil, err
+	}
 	ist := strides(in.def.Shape)
 	k.src = make([]int32, 0, out.n)
 	elementIndex(shape, func(idx []int) {
@@ -210,6 +213,9 @@ func prepareTranspose(c *opContext) (kernel, error) {
 		if err := sameQuant(in, out); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.reserve(4 * int64(out.n)); err != nil {
+		return nil, err
 	}
 	ist := strides(in.def.Shape)
 	k := &gather{in: in.data, out: out.data, size: in.def.Type.Size(), src: make([]int32, 0, out.n)}
@@ -297,6 +303,9 @@ func prepareStridedSlice(c *opContext) (kernel, error) {
 			return nil, err
 		}
 	}
+	if err := c.reserve(4 * int64(out.n)); err != nil {
+		return nil, err
+	}
 	ist := strides(in.def.Shape)
 	k := &gather{in: in.data, out: out.data, size: in.def.Type.Size(), src: make([]int32, 0, out.n)}
 	elementIndex(counts, func(idx []int) {
@@ -313,13 +322,12 @@ func prepareStridedSlice(c *opContext) (kernel, error) {
 // count from the end, masks take the full range, and values are clamped.
 func sliceIndex(v, dim, stride int, masked, isBegin bool) int {
 	if masked {
-		if (stride > 0) == isBegin {
-			if stride > 0 {
-				return 0
-			}
+		switch {
+		case isBegin && stride > 0:
+			return 0
+		case isBegin:
 			return dim - 1
-		}
-		if stride > 0 {
+		case stride > 0:
 			return dim
 		}
 		return -1
@@ -394,7 +402,7 @@ func prepareConcat(c *opContext) (kernel, error) {
 			}
 			if qi != qo {
 				// Rescale in float, as TFLite's reference does.
-				part.rescale = true
+				part.table = new([256]byte)
 				s := float32(qi.scale / qo.scale)
 				lo, hi := qrange(out.def.Type)
 				for v := lo; v <= hi; v++ {
@@ -412,10 +420,9 @@ func prepareConcat(c *opContext) (kernel, error) {
 }
 
 type concatPart struct {
-	data    []byte
-	row     int // bytes per outer index
-	rescale bool
-	table   [256]byte
+	data  []byte
+	row   int        // bytes per outer index
+	table *[256]byte // requantization, nil when the input's is the output's
 }
 
 // concat is a prepared CONCATENATION.
@@ -433,7 +440,7 @@ func (k *concat) eval() {
 			p := &k.parts[i]
 			src := p.data[r*p.row : (r+1)*p.row]
 			dst := k.out[o : o+p.row]
-			if p.rescale {
+			if p.table != nil {
 				for j, v := range src {
 					dst[j] = p.table[v]
 				}
