@@ -99,7 +99,7 @@ func verifyExport(m *tflite.Model, bb *Backbone, h *Head, ds *Dataset, items []i
 
 // writeModel serializes m and checks that the engine reads it back.
 func writeModel(path string, m *tflite.Model) error {
-	data, err := marshalModel(m)
+	data, err := m.Marshal()
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

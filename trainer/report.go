@@ -168,13 +168,13 @@ func newModelCard(cfg *Config, ds *Dataset, res *Result) *modelCard {
 			Imbalance: res.Checks.Imbalance, Presplit: ds.Presplit, SplitSeed: cfg.Seed, Ratios: cfg.Ratios, SplitFile: cfg.SplitFile},
 		Backbone:  res.Backbone,
 		Training:  cardTraining{Head: cfg.Head, Augment: cfg.Augment, Fit: fit, Seed: cfg.Seed, Epochs: len(res.History), BestEpoch: res.BestEpoch},
-		Metrics:   map[string]ModelMetrics{"float": res.Float},
+		Metrics:   map[string]ModelMetrics{"float": inFolder(res.Float)},
 		Files:     res.Files,
 		Durations: res.Durations,
 		Splits:    map[string]map[string]int{},
 	}
 	if res.Int8.Test != nil {
-		card.Metrics["int8"] = res.Int8
+		card.Metrics["int8"] = inFolder(res.Int8)
 	}
 	if len(res.FineTuneHistory) > 0 {
 		ft := cfg.FineTune
@@ -261,6 +261,15 @@ func (c *modelCard) markdown() string {
 	return b.String()
 }
 
+// inFolder names the model by its file name in the output folder, so
+// that reports do not depend on where the folder is.
+func inFolder(m ModelMetrics) ModelMetrics {
+	if m.Path != "" {
+		m.Path = filepath.Base(m.Path)
+	}
+	return m
+}
+
 // fileInfo checksums a file of the output folder.
 func fileInfo(dir, name string) (OutputFile, error) {
 	data, err := os.ReadFile(filepath.Join(dir, name))
@@ -275,9 +284,9 @@ func fileInfo(dir, name string) (OutputFile, error) {
 // training curves, the contact sheet of test mistakes and the model card.
 func writeTrainReports(cfg *Config, ds *Dataset, res *Result, floatTest, int8Test *EvalResult) error {
 	out := cfg.Out
-	metrics := map[string]any{"classes": ds.Classes, "float": res.Float, "history": res.History, "best_epoch": res.BestEpoch}
+	metrics := map[string]any{"classes": ds.Classes, "float": inFolder(res.Float), "history": res.History, "best_epoch": res.BestEpoch}
 	if res.Int8.Test != nil {
-		metrics["int8"] = res.Int8
+		metrics["int8"] = inFolder(res.Int8)
 	}
 	if err := curvesPNG(filepath.Join(out, "curves.png"), "head", res.History, res.BestEpoch); err != nil {
 		return err

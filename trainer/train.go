@@ -273,7 +273,7 @@ func Train(ctx context.Context, cfg Config) (*Result, error) {
 	if err := verifyExport(floatModel, bb, head, ds, testIdx, test); err != nil {
 		return nil, err
 	}
-	setLabels(floatModel, ds.Classes)
+	floatModel.SetLabels(ds.Classes)
 	res.Float.Path = filepath.Join(cfg.Out, FloatModelFile)
 	if err := writeModel(res.Float.Path, floatModel); err != nil {
 		return nil, err
