@@ -91,7 +91,7 @@ type series struct {
 // axes, ticks, a title, a legend and a dashed marker at epoch mark (0: none).
 func chart(img *image.RGBA, r image.Rectangle, title string, ss []series, mark int) {
 	left, right, top, bottom := r.Min.X+55, r.Max.X-15, r.Min.Y+30, r.Max.Y-35
-	text(img, (r.Min.X+r.Max.X)/2-len(title)*charW/2, r.Min.Y+8, title, black)
+	text(img, left, r.Min.Y+8, title, black)
 	n := 0
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, s := range ss {
@@ -148,13 +148,12 @@ func chart(img *image.RGBA, r image.Rectangle, title string, ss []series, mark i
 			fillRect(img, image.Rect(int(xOf(1))-2, int(yOf(s.y[0]))-2, int(xOf(1))+3, int(yOf(s.y[0]))+3), s.c)
 		}
 	}
-	// Legend in the top right corner.
-	ly := top + 4
-	for _, s := range ss {
-		lx := right - 8 - (len(s.name)+4)*charW
-		line(img, float64(lx), float64(ly+6), float64(lx+20), float64(ly+6), 2, s.c)
-		text(img, lx+25, ly, s.name, black)
-		ly += lineH + 2
+	// Legend above the plot, at the right.
+	lx := right
+	for i := len(ss) - 1; i >= 0; i-- {
+		lx -= (len(ss[i].name)+5)*charW + 8
+		line(img, float64(lx), float64(r.Min.Y+14), float64(lx+20), float64(r.Min.Y+14), 2, ss[i].c)
+		text(img, lx+25, r.Min.Y+8, ss[i].name, black)
 	}
 }
 
