@@ -62,10 +62,12 @@ func (p Placement) String() string {
 		return fmt.Sprintf("%d operators on the CPU (TensorFlow Lite's kernels; the library may apply its default XNNPACK delegate by itself)", p.Ops)
 	case !p.Known:
 		return fmt.Sprintf("%s: the library did not show the execution plan", p.Delegate)
+	case p.Kernels == 0:
+		return fmt.Sprintf("%s took none of the %d operators; all run on the CPU", p.Delegate, p.Ops)
 	}
-	return fmt.Sprintf("%s took %d of %d operators (%.0f%%) into %d kernel(s) %s; %d on the CPU",
+	return fmt.Sprintf("%s took %d of %d operators (%.0f%%) into %d kernel(s) (%s); %d run on the CPU",
 		p.Delegate, p.Delegated(), p.Ops, 100*float64(p.Delegated())/float64(max(p.Ops, 1)), p.Kernels,
-		strings.Join(p.Names, ","), p.Nodes-p.Kernels)
+		strings.Join(p.Names, ", "), p.Nodes-p.Kernels)
 }
 
 // edgeTPUOp is the custom operator edgetpu_compiler puts in a model for
@@ -198,8 +200,8 @@ func check(ct *gotflite.Tensor, def *tflite.TensorDef) error {
 	return nil
 }
 
-// messages returns the library's reports since the last call, after
-// prefix, or "".
+// messages returns the library's reports since the last call, one per
+// line, joined after prefix, or "".
 func (e *Engine) messages(prefix string) string {
 	s := C.ec_reporter_take(e.rep)
 	if s == nil {
@@ -207,7 +209,7 @@ func (e *Engine) messages(prefix string) string {
 	}
 	defer C.free(unsafe.Pointer(s))
 	if m := C.GoString(s); m != "" {
-		return prefix + m
+		return prefix + strings.ReplaceAll(m, "\n", "; ")
 	}
 	return ""
 }
