@@ -39,12 +39,12 @@ func DefaultConfig() Config {
 	return Config{Backend: Go, Delegate: "none", OnMissing: "error"}
 }
 
-// Validate checks every key, naming each bad one relative to the engine
-// section ("delegate: ...").
+// Validate checks every key, naming each bad one as the agent's
+// configuration does ("engine.delegate: ...").
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("engine.%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	if c.Backend != Go && c.Backend != TFLiteC {
 		bad("backend", "%q is not go or tflite-c", c.Backend)
@@ -62,7 +62,7 @@ func (c *Config) Validate() error {
 		bad("delegate_threads", "%d is outside [0, 64]", c.DelegateThreads)
 	}
 	if c.EdgeTPUDevice != "" && c.Delegate != "edgetpu" {
-		bad("edgetpu_device", "is set but delegate is %q", c.Delegate)
+		bad("edgetpu_device", "is set but engine.delegate is %q", c.Delegate)
 	}
 	if c.OnMissing != "error" && c.OnMissing != "cpu" {
 		bad("on_missing", "%q is not error or cpu", c.OnMissing)

@@ -22,10 +22,10 @@ func TestConfigValidate(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{Config{Backend: "onnx", Delegate: "none", OnMissing: "error"}, []string{`backend: "onnx" is not go or tflite-c`}},
-		{Config{Backend: Go, Delegate: "edgetpu", OnMissing: "error"}, []string{"delegate: edgetpu needs backend tflite-c"}},
+		{Config{Backend: "onnx", Delegate: "none", OnMissing: "error"}, []string{`engine.backend: "onnx" is not go or tflite-c`}},
+		{Config{Backend: Go, Delegate: "edgetpu", OnMissing: "error"}, []string{"engine.delegate: edgetpu needs backend tflite-c"}},
 		{Config{Backend: TFLiteC, Delegate: "nnapi", OnMissing: "maybe", DelegateThreads: -1, EdgeTPUDevice: "usb"},
-			[]string{`delegate: "nnapi" is not`, "delegate_threads: -1", `edgetpu_device: is set but delegate is "nnapi"`, `on_missing: "maybe"`}},
+			[]string{`engine.delegate: "nnapi" is not`, "engine.delegate_threads: -1", `engine.edgetpu_device: is set but engine.delegate is "nnapi"`, `engine.on_missing: "maybe"`}},
 	} {
 		err := tc.cfg.Validate()
 		for _, w := range tc.want {
