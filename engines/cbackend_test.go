@@ -386,7 +386,7 @@ func TestWarnOncePerModel(t *testing.T) {
 	}
 }
 
-func goldenFiles(t *testing.T, prefix string) (in, out []byte) {
+func goldenFiles(t testing.TB, prefix string) (in, out []byte) {
 	t.Helper()
 	in, err := os.ReadFile(testenv.TestData(t, "golden/"+prefix+".in.bin"))
 	if err == nil {
@@ -462,4 +462,36 @@ func edgeTPUCompiled(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// BenchmarkEngines times one inference of a golden model on the pure-Go
+// engine and on the C library with each delegate available here (on the
+// stand-in: the pure-Go engine plus the process hop).
+func BenchmarkEngines(b *testing.B) {
+	m, err := tflite.LoadFile(testenv.TestData(b, "models/mobilenet_v1_0.25_128_quant.tflite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, _ := goldenFiles(b, "mobilenet_v1_0.25_128_quant__cat")
+	for _, cfg := range []Config{DefaultConfig(), cConfig("none"), cConfig("xnnpack"), cConfig("gpu"), cConfig("edgetpu")} {
+		b.Run(cfg.Backend+"/"+cfg.delegate(), func(b *testing.B) {
+			newEngine, _, err := Select(cfg, nil)
+			if err != nil {
+				b.Skip(err)
+			}
+			e, err := newEngine(m, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			if err := e.Inputs()[0].CopyFrom(in); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := e.Invoke(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
