@@ -180,11 +180,11 @@ func (s *servingAPI) predict(w http.ResponseWriter, r *http.Request, lm *LoadedM
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("instance %d: %v", i, err))
 			return
 		}
-		if err := c.Interpreter().Invoke(); err != nil {
+		if err := c.Engine().Invoke(); err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		preds = append(preds, outputValue(c.Interpreter().Output(0)))
+		preds = append(preds, outputValue(c.Output()))
 	}
 	if columnar {
 		writeJSON(w, http.StatusOK, map[string]any{"outputs": preds})
@@ -203,7 +203,7 @@ func isB64(v json.RawMessage) bool {
 // loadInstance fills the classifier's input from an instance: an encoded
 // image {"b64": ...}, an object naming the input, or nested numbers.
 func loadInstance(c *classify.Classifier, inst json.RawMessage) error {
-	in := c.Interpreter().Input(0)
+	in := c.Input()
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(inst, &obj) == nil {
 		if b, ok := obj["b64"]; ok {

@@ -3,10 +3,7 @@ package camera
 import (
 	"fmt"
 	"image"
-	"image/draw"
 	"math"
-
-	xdraw "golang.org/x/image/draw"
 
 	"github.com/edgeclass/edgeclass/tflite"
 )
@@ -46,9 +43,12 @@ type InputSpec struct {
 	Mean, Std [3]float32
 	BGR       bool
 	Fit       Fit
-	// passThrough marks 8-bit inputs whose quantization is the identity on
-	// pixels (scale = 1/Std, zero point = Mean): pixels are copied as they
-	// are, which is exact and how TFLite's image tools feed such models.
+	// passThrough marks 8-bit inputs that take the pixels as they are
+	// (int8: minus 128): every uint8 input, as TFLite's image tools feed
+	// them whatever the metadata's normalization says (AutoML models carry
+	// mean 0, std 1 and expect raw pixels), and int8 inputs whose
+	// quantization is the identity on pixels (scale = 1/Std, zero point =
+	// Mean - 128).
 	passThrough bool
 }
 
@@ -84,7 +84,7 @@ func SpecFor(m *tflite.Model, t *tflite.Tensor) (InputSpec, error) {
 	default:
 		return InputSpec{}, fmt.Errorf("input %q has type %s; images need float32, uint8 or int8", t.Name(), t.Type())
 	}
-	spec.passThrough = spec.identity()
+	spec.passThrough = spec.Type == tflite.Uint8 || spec.identity()
 	return spec, nil
 }
 
@@ -107,16 +107,32 @@ func (s *InputSpec) identity() bool {
 }
 
 // Resize returns the part of img the spec's fit selects, scaled to the
-// input size with bilinear filtering (area-averaging when shrinking, as
-// golang.org/x/image/draw.BiLinear does), as RGBA.
+// input size with bilinear filtering as golang.org/x/image/draw.BiLinear
+// does it (a tent kernel, widened when shrinking so that it averages every
+// source pixel; equal to BiLinear.Scale within float rounding), as RGBA.
 func (s *InputSpec) Resize(img image.Image) *image.RGBA {
+	dst := image.NewRGBA(image.Rect(0, 0, s.Width, s.Height))
+	s.resample(img, func(rgb []byte) {
+		for i := range s.Width * s.Height {
+			copy(dst.Pix[4*i:4*i+3], rgb[3*i:3*i+3])
+			dst.Pix[4*i+3] = 0xff
+		}
+	})
+	return dst
+}
+
+// resample scales the region of img the fit selects to the input size and
+// passes the packed RGB pixels to use, unless img is empty.
+func (s *InputSpec) resample(img image.Image, use func(rgb []byte)) bool {
 	src := img.Bounds()
 	if s.Fit == CenterCrop {
 		src = centerCrop(src, s.Width, s.Height)
 	}
-	dst := image.NewRGBA(image.Rect(0, 0, s.Width, s.Height))
-	xdraw.BiLinear.Scale(dst, dst.Bounds(), img, src, draw.Src, nil)
-	return dst
+	if src.Empty() || s.Width <= 0 || s.Height <= 0 {
+		return false
+	}
+	resamplerFor(s.Width, s.Height, src.Dx(), src.Dy()).scale(img, src, use)
+	return true
 }
 
 func centerCrop(r image.Rectangle, w, h int) image.Rectangle {
@@ -134,56 +150,98 @@ func centerCrop(r image.Rectangle, w, h int) image.Rectangle {
 
 // Fill writes an image already at the input size into tensor t.
 func (s *InputSpec) Fill(t *tflite.Tensor, img *image.RGBA) error {
-	if t.Type() != s.Type || t.Len() != s.Width*s.Height*s.Channels {
-		return fmt.Errorf("input tensor is %s %v, spec wants %s %dx%dx%d", t.Type(), t.Shape(), s.Type, s.Height, s.Width, s.Channels)
+	if err := s.check(t); err != nil {
+		return err
 	}
-	dst := t.Bytes()
 	if img.Rect.Dx() != s.Width || img.Rect.Dy() != s.Height {
 		return fmt.Errorf("image is %dx%d, input is %dx%d", img.Rect.Dx(), img.Rect.Dy(), s.Width, s.Height)
 	}
-	f := t.Float32s()
-	i := 0
-	for y := 0; y < s.Height; y++ {
-		row := img.Pix[(y)*img.Stride:]
-		for x := 0; x < s.Width; x++ {
-			px := row[4*x : 4*x+3]
-			for c := 0; c < s.Channels; c++ {
-				var v uint8
-				switch {
-				case s.Channels == 1:
-					v = uint8(math.Round(0.299*float64(px[0]) + 0.587*float64(px[1]) + 0.114*float64(px[2])))
-				case s.BGR:
-					v = px[2-c]
-				default:
-					v = px[c]
-				}
-				s.store(dst, f, i, c, v)
-				i++
-			}
+	pix := img.Pix
+	if img.Stride != 4*s.Width { // a sub-image: pack its rows
+		pix = make([]byte, 0, 4*s.Width*s.Height)
+		for y := range s.Height {
+			pix = append(pix, img.Pix[y*img.Stride:y*img.Stride+4*s.Width]...)
 		}
+	}
+	s.fill(t, pix, 4)
+	return nil
+}
+
+func (s *InputSpec) check(t *tflite.Tensor) error {
+	if t.Type() != s.Type || t.Len() != s.Width*s.Height*s.Channels {
+		return fmt.Errorf("input tensor is %s %v, spec wants %s %dx%dx%d", t.Type(), t.Shape(), s.Type, s.Height, s.Width, s.Channels)
 	}
 	return nil
 }
 
-func (s *InputSpec) store(dst []byte, f []float32, i, c int, v uint8) {
-	switch {
-	case f != nil:
-		f[i] = (float32(v) - s.Mean[c]) / s.Std[c]
-	case s.passThrough && s.Type == tflite.Uint8:
-		dst[i] = v
-	case s.passThrough:
-		dst[i] = v ^ 0x80 // v - 128 as int8
-	default:
-		r := (float32(v) - s.Mean[c]) / s.Std[c]
-		lo, hi := int32(0), int32(255)
-		if s.Type == tflite.Int8 {
-			lo, hi = -128, 127
+// fill writes Width x Height RGB pixels, step bytes apart in pix, into t
+// through a per-channel table of the 256 possible values.
+func (s *InputSpec) fill(t *tflite.Tensor, pix []byte, step int) {
+	var lut [3][256]float32
+	var lutB [3][256]byte
+	f := t.Float32s()
+	for c := range 3 {
+		for v := range 256 {
+			if f != nil {
+				lut[c][v] = (float32(v) - s.Mean[c]) / s.Std[c]
+			} else {
+				lutB[c][v] = s.quantize(c, uint8(v))
+			}
 		}
-		dst[i] = byte(tflite.QuantizeValue(r, s.Scale, s.ZeroPoint, lo, hi))
 	}
+	dst := t.Bytes()
+	n := s.Width * s.Height
+	if s.Channels == 1 {
+		for i := range n {
+			p := pix[step*i : step*i+3]
+			v := uint8(math.Round(0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])))
+			if f != nil {
+				f[i] = lut[0][v]
+			} else {
+				dst[i] = lutB[0][v]
+			}
+		}
+		return
+	}
+	r, b := 0, 2
+	if s.BGR {
+		r, b = 2, 0
+	}
+	for i := range n {
+		p := pix[step*i : step*i+3]
+		if f != nil {
+			o := f[3*i : 3*i+3]
+			o[0], o[1], o[2] = lut[0][p[r]], lut[1][p[1]], lut[2][p[b]]
+		} else {
+			o := dst[3*i : 3*i+3]
+			o[0], o[1], o[2] = lutB[0][p[r]], lutB[1][p[1]], lutB[2][p[b]]
+		}
+	}
+}
+
+// quantize maps pixel value v of channel c to an 8-bit input value.
+func (s *InputSpec) quantize(c int, v uint8) byte {
+	switch {
+	case s.passThrough && s.Type == tflite.Uint8:
+		return v
+	case s.passThrough:
+		return v ^ 0x80 // v - 128 as int8
+	}
+	r := (float32(v) - s.Mean[c]) / s.Std[c]
+	lo, hi := int32(0), int32(255)
+	if s.Type == tflite.Int8 {
+		lo, hi = -128, 127
+	}
+	return byte(tflite.QuantizeValue(r, s.Scale, s.ZeroPoint, lo, hi))
 }
 
 // Load resizes img and fills input tensor t with it.
 func (s *InputSpec) Load(t *tflite.Tensor, img image.Image) error {
-	return s.Fill(t, s.Resize(img))
+	if err := s.check(t); err != nil {
+		return err
+	}
+	if !s.resample(img, func(rgb []byte) { s.fill(t, rgb, 3) }) {
+		return fmt.Errorf("image of %v pixels is empty", img.Bounds())
+	}
+	return nil
 }

@@ -12,9 +12,28 @@ import (
 	"github.com/edgeclass/edgeclass/tflite"
 )
 
+// Engine runs a model. The pure-Go *tflite.Interpreter is one; backends
+// over other runtimes (the TensorFlow Lite C library) are others.
+type Engine interface {
+	Inputs() []*tflite.Tensor
+	Outputs() []*tflite.Tensor
+	Invoke() error
+	Close()
+}
+
+// NewEngineFunc creates an engine for a model.
+type NewEngineFunc func(m *tflite.Model, threads int) (Engine, error)
+
+// GoEngine is the pure-Go engine, the default.
+func GoEngine(m *tflite.Model, threads int) (Engine, error) {
+	return tflite.NewInterpreter(m, &tflite.Options{Threads: threads})
+}
+
 // Options configure a Classifier.
 type Options struct {
 	Threads int
+	// NewEngine creates the engine; nil means GoEngine.
+	NewEngine NewEngineFunc
 	// Labels name the classes; nil takes them from the model's metadata.
 	Labels []string
 	Fit    camera.Fit
@@ -33,22 +52,28 @@ type Classifier struct {
 	Model  *tflite.Model
 	Spec   camera.InputSpec
 	Labels []string
-	it     *tflite.Interpreter
+	it     Engine
 	scores []float32
 	order  []int
 }
 
 // New prepares a classifier for model m.
 func New(m *tflite.Model, opts Options) (*Classifier, error) {
-	it, err := tflite.NewInterpreter(m, &tflite.Options{Threads: opts.Threads})
+	newEngine := opts.NewEngine
+	if newEngine == nil {
+		newEngine = GoEngine
+	}
+	it, err := newEngine(m, opts.Threads)
 	if err != nil {
 		return nil, err
 	}
 	if len(it.Inputs()) != 1 || len(it.Outputs()) < 1 {
+		it.Close()
 		return nil, fmt.Errorf("an image classifier needs 1 input and at least 1 output, model has %d and %d", len(it.Inputs()), len(it.Outputs()))
 	}
-	spec, err := camera.SpecFor(m, it.Input(0))
+	spec, err := camera.SpecFor(m, it.Inputs()[0])
 	if err != nil {
+		it.Close()
 		return nil, err
 	}
 	spec.Fit = opts.Fit
@@ -56,20 +81,26 @@ func New(m *tflite.Model, opts Options) (*Classifier, error) {
 	if c.Labels == nil {
 		c.Labels = m.Labels()
 	}
-	c.scores = make([]float32, it.Output(0).Len())
+	c.scores = make([]float32, it.Outputs()[0].Len())
 	c.order = make([]int, len(c.scores))
 	return c, nil
 }
 
-// Interpreter exposes the underlying interpreter.
-func (c *Classifier) Interpreter() *tflite.Interpreter { return c.it }
+// Engine exposes the underlying engine.
+func (c *Classifier) Engine() Engine { return c.it }
+
+// Input is the model's input tensor.
+func (c *Classifier) Input() *tflite.Tensor { return c.it.Inputs()[0] }
+
+// Output is the model's first output tensor (the scores).
+func (c *Classifier) Output() *tflite.Tensor { return c.it.Outputs()[0] }
 
 // Close releases the interpreter's workers.
 func (c *Classifier) Close() { c.it.Close() }
 
 // Classify resizes img, runs the model and returns the k best classes.
 func (c *Classifier) Classify(img image.Image, k int) ([]Result, error) {
-	if err := c.Spec.Load(c.it.Input(0), img); err != nil {
+	if err := c.Spec.Load(c.Input(), img); err != nil {
 		return nil, err
 	}
 	return c.Run(k)
@@ -89,7 +120,7 @@ func (c *Classifier) Scores() []float32 { return c.scores }
 
 // Top returns the k best classes of the last run.
 func (c *Classifier) Top(k int) []Result {
-	c.it.Output(0).DequantizeInto(c.scores)
+	c.Output().DequantizeInto(c.scores)
 	idx := TopK(c.scores, k, c.order)
 	out := make([]Result, len(idx))
 	for i, j := range idx {

@@ -30,6 +30,7 @@ func prepareUnary(c *opContext) (kernel, error) {
 		return nil, err
 	}
 	var f func(float32) float32
+	var alpha float32
 	switch c.op.Op {
 	case OpLogistic:
 		f = func(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
@@ -48,7 +49,7 @@ func prepareUnary(c *opContext) (kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		alpha := o.Alpha
+		alpha = o.Alpha
 		f = func(x float32) float32 {
 			if x > 0 {
 				return x
@@ -72,22 +73,134 @@ func prepareUnary(c *opContext) (kernel, error) {
 		return nil, err
 	}
 	k.quantize, k.qin, k.qout, k.signed = true, in.data, out.data, in.def.Type == Int8
-	k.table = lookupTable(in.def.Type, inQ, outQ, f)
+	// Each quantized activation follows the arithmetic of the kernel that
+	// runs it in Google's runtime; the rest map through f in float.
+	var q func(v int32) int32
+	switch c.op.Op {
+	case OpHardSwish:
+		if q, err = hardSwishQuant(inQ, outQ); err != nil {
+			return nil, err
+		}
+	case OpLeakyRelu:
+		q = leakyReluQuant(inQ, outQ, alpha)
+	default:
+		inv := 1 / float32(outQ.scale)
+		q = func(v int32) int32 {
+			x := float32(inQ.scale) * float32(v-inQ.zp)
+			return int32(roundHalfAway(f(x)*inv)) + outQ.zp
+		}
+	}
+	k.table = lookupTable(in.def.Type, q)
 	return k, nil
 }
 
-// lookupTable maps every 8-bit input to f's quantized output, indexed by
-// the input's byte (PopulateLookupTable of TFLite).
-func lookupTable(t TensorType, inQ, outQ qparams, f func(float32) float32) [256]byte {
+// lookupTable maps every 8-bit input to q's output, clamped to the type and
+// indexed by the input's byte (PopulateLookupTable of TFLite).
+func lookupTable(t TensorType, q func(v int32) int32) [256]byte {
 	var table [256]byte
 	lo, hi := qrange(t)
-	inv := 1 / float32(outQ.scale)
 	for v := lo; v <= hi; v++ {
-		x := float32(inQ.scale) * float32(v-inQ.zp)
-		q := int32(roundHalfAway(f(x)*inv)) + outQ.zp
-		table[byte(v)] = byte(clamp32(q, lo, hi))
+		table[byte(v)] = byte(clamp32(q(v), lo, hi))
 	}
 	return table
+}
+
+// leakyReluQuant is XNNPACK's quantized LEAKY_RELU, which Google's runtime
+// delegates it to: both slopes as Q8 multipliers rounded to nearest even,
+// and the product rounded half up.
+func leakyReluQuant(inQ, outQ qparams, alpha float32) func(v int32) int32 {
+	pos := float32(inQ.scale) / float32(outQ.scale)
+	neg := pos * alpha
+	posMul := int64(math.RoundToEven(float64(256 * pos)))
+	negMul := int64(math.RoundToEven(float64(256 * neg)))
+	bias := int64(outQ.zp)<<8 + 0x80
+	return func(v int32) int32 {
+		x := int64(v - inQ.zp)
+		m := posMul
+		if x < 0 {
+			m = negMul
+		}
+		return int32(min(max((bias+x*m)>>8, math.MinInt32), math.MaxInt32))
+	}
+}
+
+// hardSwishQuant is TFLite's quantized HARD_SWISH (Google's runtime does
+// not delegate it): 16-bit fixed point on a 2^-7 finer input scale, times a
+// "relu-ish" factor in [0, 1] that maps x in [-3, 3] linearly.
+func hardSwishQuant(inQ, outQ qparams) (func(v int32) int32, error) {
+	hires := float32(inQ.scale) / 128
+	outMul, outExp := quantizeMultiplier(float64(hires / float32(outQ.scale)))
+	if outExp > 0 {
+		return nil, fmt.Errorf("input scale %g is 128 or more times the output scale %g", inQ.scale, outQ.scale)
+	}
+	reluMul, reluExp := quantizeMultiplier(float64(hires / (3.0 / 32768)))
+	outMul16, reluMul16 := int16Multiplier(outMul), int16Multiplier(reluMul)
+	return func(v int32) int32 {
+		x := int16(v-inQ.zp) * (1 << 7)
+		pre := roundingDoublingHighMul16(x, outMul16)
+		r := x
+		if reluExp > 0 {
+			r = saturatingShiftLeft16(r, reluExp-1)
+		}
+		r = roundingDoublingHighMul16(r, reluMul16)
+		if reluExp > 0 {
+			r = saturatingShiftLeft16(r, 1)
+		} else if reluExp < 0 {
+			r = roundingShiftRight16(r, -reluExp)
+		}
+		r = int16((int32(r) + 1<<15) >> 1) // [-1, 1] to [0, 1]
+		return int32(roundingShiftRight16(doublingHighMul16(r, pre), -outExp)) + outQ.zp
+	}, nil
+}
+
+// int16Multiplier rounds a Q31 multiplier to Q15.
+func int16Multiplier(m int32) int16 {
+	if m >= math.MaxInt32-1<<15 {
+		return math.MaxInt16
+	}
+	return int16((m + 1<<15) >> 16)
+}
+
+// roundingDoublingHighMul16 is gemmlowp's SaturatingRoundingDoublingHighMul
+// on int16: a*b / 2^15 rounded, ties away from zero.
+func roundingDoublingHighMul16(a, b int16) int16 {
+	if a == math.MinInt16 && b == math.MinInt16 {
+		return math.MaxInt16
+	}
+	ab := int32(a) * int32(b)
+	nudge := int32(1 << 14)
+	if ab < 0 {
+		nudge = 1 - 1<<14
+	}
+	return int16((ab + nudge) / (1 << 15))
+}
+
+// doublingHighMul16 is a*b / 2^15 truncated toward zero.
+func doublingHighMul16(a, b int16) int16 {
+	if a == math.MinInt16 && b == math.MinInt16 {
+		return math.MaxInt16
+	}
+	return int16(int32(a) * int32(b) / (1 << 15))
+}
+
+// roundingShiftRight16 divides by 2^e, rounding ties away from zero.
+func roundingShiftRight16(x int16, e int) int16 {
+	e = min(e, 30)
+	v := int32(x)
+	mask := int32(1)<<e - 1
+	threshold := mask >> 1
+	if v < 0 {
+		threshold++
+	}
+	r := v >> e
+	if v&mask > threshold {
+		r++
+	}
+	return int16(r)
+}
+
+func saturatingShiftLeft16(x int16, n int) int16 {
+	return int16(min(max(int32(x)<<n, math.MinInt16), math.MaxInt16))
 }
 
 func (k *unary) eval() {

@@ -11,13 +11,18 @@ type quantizeKernel struct {
 	in      []float32
 	qin     []byte
 	out     []byte
-	scale   float32
+	inv     float32 // 1/scale
 	zp      int32
 	lo, hi  int32
 	table   [256]byte // requantization of each input byte
 	requant bool
 }
 
+// QUANTIZE follows XNNPACK, which runs it in Google's runtime: floats are
+// multiplied by the inverse scale and rounded to nearest even; 8-bit data
+// of one type is rescaled by a Q8 multiplier, rounded half up. XNNPACK does
+// not convert between int8 and uint8 or rescale outside [2^-8, 2^7]; those
+// use TFLite's fixed-point requantization.
 func prepareQuantize(c *opContext) (kernel, error) {
 	if err := c.arity(1, 1, 1); err != nil {
 		return nil, err
@@ -33,7 +38,7 @@ func prepareQuantize(c *opContext) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &quantizeKernel{out: out.data, scale: float32(outQ.scale), zp: outQ.zp}
+	k := &quantizeKernel{out: out.data, inv: 1 / float32(outQ.scale), zp: outQ.zp}
 	k.lo, k.hi = qrange(out.def.Type)
 	switch in.def.Type {
 	case Float32:
@@ -45,10 +50,20 @@ func prepareQuantize(c *opContext) (kernel, error) {
 			return nil, err
 		}
 		k.requant, k.qin = true, in.data
-		r := newRequant(inQ.scale / outQ.scale)
+		ratio := float32(inQ.scale) / float32(outQ.scale)
+		var q func(v int32) int32
+		if in.def.Type == out.def.Type && ratio >= 1.0/256 && ratio <= 128 {
+			m := int64(math.RoundToEven(float64(256 * ratio)))
+			q = func(v int32) int32 {
+				return int32(min(max((int64(v-inQ.zp)*m+int64(outQ.zp)<<8+0x80)>>8, math.MinInt32), math.MaxInt32))
+			}
+		} else {
+			r := newRequant(inQ.scale / outQ.scale)
+			q = func(v int32) int32 { return r.apply(v-inQ.zp) + outQ.zp }
+		}
 		lo, hi := qrange(in.def.Type)
 		for v := lo; v <= hi; v++ {
-			k.table[byte(v)] = byte(clamp32(r.apply(v-inQ.zp)+outQ.zp, k.lo, k.hi))
+			k.table[byte(v)] = byte(clamp32(q(v), k.lo, k.hi))
 		}
 		return k, nil
 	}
@@ -62,8 +77,18 @@ func (k *quantizeKernel) eval() {
 		}
 		return
 	}
+	lo, hi := float32(k.lo-k.zp), float32(k.hi-k.zp)
 	for i, v := range k.in {
-		k.out[i] = byte(QuantizeValue(v, k.scale, k.zp, k.lo, k.hi))
+		r := float32(math.RoundToEven(float64(v * k.inv)))
+		switch {
+		case r != r: // NaN
+			r = 0
+		case r < lo:
+			r = lo
+		case r > hi:
+			r = hi
+		}
+		k.out[i] = byte(int32(r) + k.zp)
 	}
 }
 

@@ -66,10 +66,9 @@ type mean struct {
 
 	qin, qout []byte
 	signed    bool
-	inZP      int32
-	outZP     int32
-	scale     requant
-	lo, hi    int32
+	scale     float32
+	bias      float32
+	lo, hi    float32
 }
 
 func prepareMean(c *opContext) (kernel, error) {
@@ -109,14 +108,18 @@ func prepareMean(c *opContext) (kernel, error) {
 		return nil, err
 	}
 	k.qin, k.qout, k.signed = in.data, out.data, in.def.Type == Int8
-	k.inZP, k.outZP = inQ.zp, outQ.zp
-	k.lo, k.hi = qrange(out.def.Type)
-	k.scale = newRequant(inQ.scale / (outQ.scale * float64(max(1, len(red.span)))))
+	lo, hi := qrange(out.def.Type)
+	k.lo, k.hi = float32(lo), float32(hi)
+	n := float32(max(1, len(red.span)))
+	k.scale = float32(inQ.scale / outQ.scale / float64(n))
+	k.bias = float32(outQ.zp) - float32(float32(float32(inQ.zp)*n)*k.scale)
 	return k, nil
 }
 
-// eval averages; quantized sums of (x - zero point) are rescaled with one
-// fixed-point multiplier that includes the division by the count.
+// eval averages. Quantized means follow XNNPACK, which runs MEAN in
+// Google's runtime: the integer sum of the inputs times one float32 scale
+// that includes the division by the count, plus a float32 bias that holds
+// both zero points, rounded to nearest even.
 func (k *mean) eval() {
 	for o, b := range k.red.base {
 		if k.in != nil {
@@ -133,9 +136,10 @@ func (k *mean) eval() {
 			if k.signed {
 				v = int32(int8(v))
 			}
-			sum += v - k.inZP
+			sum += v
 		}
-		k.qout[o] = byte(clamp32(k.scale.apply(sum)+k.outZP, k.lo, k.hi))
+		r := float32(math.RoundToEven(float64(float32(float32(sum)*k.scale) + k.bias)))
+		k.qout[o] = byte(int32(clampf(r, k.lo, k.hi)))
 	}
 }
 

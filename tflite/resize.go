@@ -3,6 +3,9 @@ package tflite
 import (
 	"fmt"
 	"math"
+	"math/bits"
+
+	"github.com/edgeclass/edgeclass/tflite/internal/kern"
 )
 
 // resize is a prepared RESIZE_BILINEAR or RESIZE_NEAREST_NEIGHBOR. The
@@ -17,10 +20,12 @@ type resize struct {
 }
 
 // axisSample is where one output coordinate reads: between i0 and i1 with
-// weight frac on i1 (bilinear), or at i0 (nearest).
+// weight frac on i1 (bilinear, also as the Q11 fixed-point fracQ), or at i0
+// (nearest).
 type axisSample struct {
 	i0, i1 int
 	frac   float32
+	fracQ  int32
 }
 
 func prepareResize(c *opContext) (kernel, error) {
@@ -58,8 +63,11 @@ func prepareResize(c *opContext) (kernel, error) {
 		}
 	}
 	k := &resize{batch: b, inH: h, inW: w, c: ch, outH: size[0], outW: size[1], bilinear: c.op.Op == OpResizeBilinear}
-	k.ys = axisSamples(h, k.outH, o, k.bilinear)
-	k.xs = axisSamples(w, k.outW, o, k.bilinear)
+	if k.bilinear {
+		k.ys, k.xs = bilinearSamples(h, k.outH, o), bilinearSamples(w, k.outW, o)
+	} else {
+		k.ys, k.xs = nearestSamples(h, k.outH, o), nearestSamples(w, k.outW, o)
+	}
 	if in.def.Type == Float32 {
 		k.in, k.out = in.Float32s(), out.Float32s()
 	} else {
@@ -68,35 +76,48 @@ func prepareResize(c *opContext) (kernel, error) {
 	return k, nil
 }
 
-// axisSamples follows TFLite's reference coordinate mapping for both modes.
-func axisSamples(in, out int, o *ResizeOptions, bilinear bool) []axisSample {
+// nearestSamples follows TFLite's RESIZE_NEAREST_NEIGHBOR.
+func nearestSamples(in, out int, o *ResizeOptions) []axisSample {
 	scale := float32(in) / float32(out)
 	if o.AlignCorners && out > 1 {
 		scale = float32(in-1) / float32(out-1)
 	}
 	s := make([]axisSample, out)
 	for i := range s {
-		if !bilinear {
-			v := float32(i) * scale
-			if o.HalfPixelCenters {
-				v = (float32(i) + 0.5) * scale
-			}
-			var idx int
-			if o.AlignCorners {
-				idx = int(roundHalfAway(v))
-			} else {
-				idx = int(math.Floor(float64(v)))
-			}
-			s[i] = axisSample{i0: min(idx, in-1)}
-			continue
-		}
 		v := float32(i) * scale
 		if o.HalfPixelCenters {
-			v = (float32(i)+0.5)*scale - 0.5
+			v = (float32(i) + 0.5) * scale
 		}
-		i0 := max(int(math.Floor(float64(v))), 0)
-		i1 := min(int(math.Ceil(float64(v))), in-1)
-		s[i] = axisSample{i0: i0, i1: i1, frac: v - float32(i0)}
+		var idx int
+		if o.AlignCorners {
+			idx = int(roundHalfAway(v))
+		} else {
+			idx = int(math.Floor(float64(v)))
+		}
+		s[i] = axisSample{i0: min(idx, in-1)}
+	}
+	return s
+}
+
+// bilinearSamples follows XNNPACK, which runs RESIZE_BILINEAR in Google's
+// runtime: source coordinates in float32, clamped into the input with half
+// pixel centers, and weights also rounded to Q11 for 8-bit data.
+func bilinearSamples(in, out int, o *ResizeOptions) []axisSample {
+	adjust := 0
+	if o.AlignCorners && out != 1 {
+		adjust = 1
+	}
+	scale := float32(in-adjust) / float32(out-adjust)
+	offset := 0.5*scale - 0.5
+	s := make([]axisSample, out)
+	for i := range s {
+		v := float32(i) * scale
+		if o.HalfPixelCenters {
+			v = min(max(v+offset, 0), float32(in-1))
+		}
+		i0 := int(v)
+		frac := v - float32(i0)
+		s[i] = axisSample{i0: i0, i1: min(i0+1, in-1), frac: frac, fracQ: int32(math.RoundToEven(float64(frac * 2048)))}
 	}
 	return s
 }
@@ -118,43 +139,53 @@ func (k *resize) eval() {
 				p01 := ((b*k.inH+sy.i0)*k.inW + sx.i1) * k.c
 				p10 := ((b*k.inH+sy.i1)*k.inW + sx.i0) * k.c
 				p11 := ((b*k.inH+sy.i1)*k.inW + sx.i1) * k.c
-				fy, fx := sy.frac, sx.frac
-				for ch := 0; ch < k.c; ch++ {
-					v := func(p int) float32 {
-						if k.in != nil {
-							return k.in[p+ch]
-						}
-						if k.signed {
-							return float32(int8(k.qin[p+ch]))
-						}
-						return float32(k.qin[p+ch])
-					}
-					r := v(p00)*(1-fy)*(1-fx) + v(p10)*fy*(1-fx) + v(p01)*(1-fy)*fx + v(p11)*fy*fx
-					if k.in != nil {
-						k.out[o+ch] = r
-					} else {
-						// Integer outputs add 0.5 and truncate, as the reference does.
-						lo, hi := int32(0), int32(255)
-						if k.signed {
-							lo, hi = -128, 127
-						}
-						k.qout[o+ch] = byte(clamp32(int32(r+0.5), lo, hi))
-					}
+				if k.in != nil {
+					k.blendFloat(k.out[o:o+k.c], p00, p01, p10, p11, sx.frac, sy.frac)
+				} else {
+					k.blendQuant(k.qout[o:o+k.c], p00, p01, p10, p11, sx.fracQ, sy.fracQ)
 				}
 			}
 		}
 	}
 }
 
-// l2norm is a prepared L2_NORMALIZATION over the last dimension.
+// blendFloat interpolates along x, then y, in XNNPACK's order of float32
+// operations (the conversions keep Go from fusing them into FMAs).
+func (k *resize) blendFloat(out []float32, p00, p01, p10, p11 int, fx, fy float32) {
+	for ch := range out {
+		tl, tr, bl, br := k.in[p00+ch], k.in[p01+ch], k.in[p10+ch], k.in[p11+ch]
+		t := tl + float32((tr-tl)*fx)
+		b := bl + float32((br-bl)*fx)
+		out[ch] = t + float32((b-t)*fy)
+	}
+}
+
+// blendQuant is XNNPACK's 8-bit interpolation: Q11 weights, Q22 sums,
+// rounded half up.
+func (k *resize) blendQuant(out []byte, p00, p01, p10, p11 int, fx, fy int32) {
+	v := func(p int) int32 {
+		if k.signed {
+			return int32(int8(k.qin[p]))
+		}
+		return int32(k.qin[p])
+	}
+	for ch := range out {
+		tl, tr, bl, br := v(p00+ch), v(p01+ch), v(p10+ch), v(p11+ch)
+		t := tl<<11 + (tr-tl)*fx
+		b := bl<<11 + (br-bl)*fx
+		out[ch] = byte((t<<11 + (b-t)*fy + 1<<21) >> 22)
+	}
+}
+
+// l2norm is a prepared L2_NORMALIZATION over the last dimension. Google's
+// runtime runs TFLite's own kernels for it (XNNPACK has none); 8-bit
+// outputs have the fixed scale 1/128.
 type l2norm struct {
 	rows, n   int
 	in, out   []float32
 	qin, qout []byte
 	signed    bool
 	inZP      int32
-	outQ      qparams
-	lo, hi    int32
 }
 
 func prepareL2Norm(c *opContext) (kernel, error) {
@@ -181,43 +212,125 @@ func prepareL2Norm(c *opContext) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k.outQ, err = perTensor(out); err != nil {
+	outQ, err := perTensor(out)
+	if err != nil {
 		return nil, err
 	}
+	want := qparams{scale: float64(float32(1.0 / 128))}
+	if out.def.Type == Uint8 {
+		want.zp = 128
+	}
+	if outQ != want {
+		return nil, fmt.Errorf("output quantization is %v, TFLite requires scale 1/128 and zero point %d", outQ, want.zp)
+	}
 	k.qin, k.qout, k.signed, k.inZP = in.data, out.data, in.def.Type == Int8, inQ.zp
-	k.lo, k.hi = qrange(out.def.Type)
 	return k, nil
 }
 
 func (k *l2norm) eval() {
 	for r := 0; r < k.rows; r++ {
 		if k.in != nil {
-			row, o := k.in[r*k.n:(r+1)*k.n], k.out[r*k.n:(r+1)*k.n]
-			var ss float64
-			for _, v := range row {
-				ss += float64(v) * float64(v)
-			}
-			inv := float32(1 / math.Sqrt(max(ss, 1e-6)))
-			for i, v := range row {
-				o[i] = v * inv
-			}
-			continue
-		}
-		row, o := k.qin[r*k.n:(r+1)*k.n], k.qout[r*k.n:(r+1)*k.n]
-		val := func(b byte) float64 {
-			if k.signed {
-				return float64(int32(int8(b)) - k.inZP)
-			}
-			return float64(int32(b) - k.inZP)
-		}
-		var ss float64
-		for _, b := range row {
-			ss += val(b) * val(b)
-		}
-		inv := 1 / math.Sqrt(max(ss, 1))
-		for i, b := range row {
-			q := int32(math.Round(val(b)*inv/k.outQ.scale)) + k.outQ.zp
-			o[i] = byte(clamp32(q, k.lo, k.hi))
+			k.rowFloat(k.in[r*k.n:(r+1)*k.n], k.out[r*k.n:(r+1)*k.n])
+		} else {
+			k.rowQuant(k.qin[r*k.n:(r+1)*k.n], k.qout[r*k.n:(r+1)*k.n])
 		}
 	}
+}
+
+// rowFloat divides by the float32 norm, at least 1e-6, as TFLite does.
+func (k *l2norm) rowFloat(in, out []float32) {
+	var ss float32
+	for _, v := range in {
+		ss += float32(v * v)
+	}
+	norm := max(float32(math.Sqrt(float64(ss))), 1e-6)
+	for i, v := range in {
+		out[i] = v / norm
+	}
+}
+
+// rowQuant multiplies by TFLite's fixed-point inverse square root of the
+// sum of squares.
+func (k *l2norm) rowQuant(in, out []byte) {
+	val := func(b byte) int32 {
+		if k.signed {
+			return int32(int8(b)) - k.inZP
+		}
+		return int32(b) - k.inZP
+	}
+	var ss int32
+	for _, b := range in {
+		ss += val(b) * val(b)
+	}
+	mult, shift := invSqrtMultiplier(ss)
+	for i, b := range in {
+		if k.signed {
+			out[i] = byte(clamp32(kern.Requantize(val(b), mult, int32(shift+7)), -128, 127))
+		} else {
+			out[i] = byte(clamp32(128+roundingShiftRight(roundingDoublingHighMul(128*val(b), mult), -shift), 0, 255))
+		}
+	}
+}
+
+// invSqrtMultiplier returns 1/sqrt(x) as a Q31 multiplier and a left shift
+// (<= 0), by TFLite's fixed-point Newton-Raphson iteration
+// (GetInvSqrtQuantizedMultiplierExp).
+func invSqrtMultiplier(x int32) (mult int32, shift int) {
+	if x <= 1 {
+		return math.MaxInt32, 0
+	}
+	shift = 11
+	for x >= 1<<29 {
+		x /= 4
+		shift++
+	}
+	pairs := (bits.LeadingZeros32(uint32(x))-1)/2 - 1
+	shift -= pairs
+	x <<= 2 * pairs
+	// Fixed point with 3 integer bits: 1.0 is 2^28.
+	half := roundingShiftRight(x>>1, 1)
+	const halfThree = 1<<28 + 1<<27
+	v := int32(1 << 28)
+	for range 5 {
+		v3 := saturatingShiftLeft(roundingDoublingHighMul(roundingDoublingHighMul(v, v), v), 6)
+		v = saturatingShiftLeft(roundingDoublingHighMul(halfThree, v)-roundingDoublingHighMul(half, v3), 3)
+	}
+	mult = roundingDoublingHighMul(v, 1518500250) // times sqrt(2)/2 in Q31
+	if shift < 0 {
+		mult <<= -shift
+		shift = 0
+	}
+	return mult, -shift
+}
+
+// roundingDoublingHighMul is gemmlowp's SaturatingRoundingDoublingHighMul.
+func roundingDoublingHighMul(a, b int32) int32 {
+	if a == math.MinInt32 && b == math.MinInt32 {
+		return math.MaxInt32
+	}
+	ab := int64(a) * int64(b)
+	nudge := int64(1 << 30)
+	if ab < 0 {
+		nudge = 1 - 1<<30
+	}
+	return int32((ab + nudge) / (1 << 31))
+}
+
+// roundingShiftRight divides by 2^e, rounding ties away from zero.
+func roundingShiftRight(x int32, e int) int32 {
+	mask := int32(1)<<e - 1
+	threshold := mask >> 1
+	if x < 0 {
+		threshold++
+	}
+	r := x >> e
+	if x&mask > threshold {
+		r++
+	}
+	return r
+}
+
+// saturatingShiftLeft multiplies by 2^e, saturating.
+func saturatingShiftLeft(x int32, e int) int32 {
+	return int32(min(max(int64(x)<<e, math.MinInt32), math.MaxInt32))
 }

@@ -313,13 +313,12 @@ func prepareStridedSlice(c *opContext) (kernel, error) {
 // count from the end, masks take the full range, and values are clamped.
 func sliceIndex(v, dim, stride int, masked, isBegin bool) int {
 	if masked {
-		if (stride > 0) == isBegin {
-			if stride > 0 {
-				return 0
-			}
+		switch {
+		case isBegin && stride > 0:
+			return 0
+		case isBegin:
 			return dim - 1
-		}
-		if stride > 0 {
+		case stride > 0:
 			return dim
 		}
 		return -1

@@ -44,8 +44,12 @@ func walk(v reflect.Value, prefix string, f func(key, doc string, v reflect.Valu
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
-		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
 		if name == "-" || !sf.IsExported() {
+			continue
+		}
+		if opts == "inline" && sf.Type.Kind() == reflect.Struct {
+			walk(v.Field(i), prefix, f)
 			continue
 		}
 		if name == "" {
