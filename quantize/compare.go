@@ -40,7 +40,8 @@ type LayerError struct {
 	SQNR    float64 `json:"sqnr_db"`  // signal to quantization noise ratio
 	MeanAbs float64 `json:"mean_abs_error"`
 	// Drop is the SQNR lost at this operator: the lowest SQNR of its
-	// inputs minus its own. The operator that hurts has the largest drop.
+	// inputs minus its own (0 for graph inputs). The operator that hurts
+	// has the largest drop.
 	Drop float64 `json:"sqnr_drop_db"`
 }
 
@@ -240,7 +241,9 @@ func layerErrors(fm *tflite.Model, pairs []*pair) []LayerError {
 				}
 			}
 		}
-		le.Drop = in - p.sqnr
+		if p.op >= 0 {
+			le.Drop = in - p.sqnr
+		}
 		out = append(out, le)
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Drop > out[b].Drop })

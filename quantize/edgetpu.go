@@ -18,7 +18,7 @@ import (
 // restricted to the operators our quantizer writes. The same page sets the
 // model-wide rules CheckEdgeTPU applies: 8-bit tensors (int32 only for
 // biases and shape parameters), static shapes, and tensors of at most three
-// dimensions larger than 1 (the innermost three). It also says the compiler
+// dimensions larger than 1 (the innermost three) among activations. It also says the compiler
 // cuts the graph once: from the first operator it cannot map, everything
 // after it runs on the CPU.
 //
@@ -118,12 +118,11 @@ func edgeTPUReason(m *tflite.Model, op *tflite.Operator) string {
 		if slices.Contains(def.ShapeSignature, -1) {
 			return fmt.Sprintf("tensor %s has a dynamic shape %v", def.Name, def.ShapeSignature)
 		}
+		if len(m.Buffers[def.Buffer]) > 0 {
+			continue // weights, biases and shape parameters
+		}
 		switch def.Type {
 		case tflite.Int8, tflite.Uint8:
-		case tflite.Int32, tflite.Int64:
-			if len(m.Buffers[def.Buffer]) == 0 {
-				return fmt.Sprintf("tensor %s is %s (only biases and shape parameters may be)", def.Name, def.Type)
-			}
 		default:
 			if op.Op != tflite.OpQuantize {
 				return fmt.Sprintf("tensor %s is %s, not 8-bit", def.Name, def.Type)

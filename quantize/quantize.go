@@ -63,9 +63,6 @@ const (
 	ruleFixed
 	// ruleIndex: integer output (ARG_MAX), left as it is.
 	ruleIndex
-	// ruleFold: DEQUANTIZE of a constant (float16 or 8-bit weights) becomes
-	// a float constant before quantization.
-	ruleFold
 )
 
 var rules = map[tflite.BuiltinOp]rule{
@@ -99,7 +96,6 @@ var rules = map[tflite.BuiltinOp]rule{
 	tflite.OpTanh:                  ruleFixed,
 	tflite.OpL2Normalization:       ruleFixed,
 	tflite.OpArgMax:                ruleIndex,
-	tflite.OpDequantize:            ruleFold,
 }
 
 // fixedOutput are the output parameters of ruleFixed operators.
@@ -198,7 +194,6 @@ type rewriter struct {
 
 	act    map[int]int       // float tensor -> its int8 tensor
 	params map[int]affine    // int8 tensor -> its parameters
-	folded map[int][]float32 // float tensors made constant by folding DEQUANTIZE
 	consts map[string]int    // quantized constants already made
 	outs   map[int]bool      // graph outputs
 	ends   []tflite.Operator // output conversions, appended last
@@ -207,7 +202,7 @@ type rewriter struct {
 func newRewriter(m *tflite.Model, st *Stats, o Options) *rewriter {
 	sg := m.Main()
 	r := &rewriter{src: m, sg: sg, st: st, o: o, data: map[int][]byte{},
-		act: map[int]int{}, params: map[int]affine{}, folded: map[int][]float32{},
+		act: map[int]int{}, params: map[int]affine{},
 		consts: map[string]int{}, outs: map[int]bool{}}
 	r.ts = make([]tflite.TensorDef, len(sg.Tensors))
 	for i, t := range sg.Tensors {
@@ -362,10 +357,9 @@ func (r *rewriter) operator(op *tflite.Operator) error {
 		return fmt.Errorf("has no inputs")
 	}
 	switch rules[op.Op] {
-	case ruleFold:
-		return r.fold(op)
 	case ruleWeights:
-		if err := r.weights(op, in); err != nil {
+		var err error
+		if in, err = r.weights(op, in); err != nil {
 			return err
 		}
 		p, err := r.calibrated(out[0])
@@ -503,22 +497,23 @@ func (r *rewriter) operand(t int, minScale float64) (int, error) {
 	return 0, fmt.Errorf("input tensor %d (%s) has no value", t, r.sg.Tensors[t].Name)
 }
 
-// weights quantizes the filter and bias of a CONV_2D, DEPTHWISE_CONV_2D or
-// FULLY_CONNECTED in place in in.
-func (r *rewriter) weights(op *tflite.Operator, in []int) error {
+// weights returns the inputs of a CONV_2D, DEPTHWISE_CONV_2D or
+// FULLY_CONNECTED with its filter and bias quantized. A missing bias becomes
+// zeros: TFLite's quantized CONV_2D requires one, and Refine corrects it.
+func (r *rewriter) weights(op *tflite.Operator, in []int) ([]int, error) {
 	a, err := r.operand(in[0], 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	in[0] = a
 	inScale := r.params[a].scale
 	if len(in) < 2 {
-		return fmt.Errorf("has no weights")
+		return nil, fmt.Errorf("has no weights")
 	}
 	f := in[1]
 	w, ok := r.floatConst(f)
 	if !ok {
-		return fmt.Errorf("weights (tensor %d, %s) are not a float constant", f, r.sg.Tensors[f].Name)
+		return nil, fmt.Errorf("weights (tensor %d, %s) are not a float constant", f, r.sg.Tensors[f].Name)
 	}
 	shape := r.sg.Tensors[f].Shape
 	var channels, dim int
@@ -535,19 +530,27 @@ func (r *rewriter) weights(op *tflite.Operator, in []int) error {
 		per := len(w) / channels
 		channelOf = func(i int) int { return i / per }
 	default:
-		return fmt.Errorf("weights have shape %v", shape)
+		return nil, fmt.Errorf("weights have shape %v", shape)
+	}
+	outC := shape[0]
+	if op.Op == tflite.OpDepthwiseConv2D {
+		outC = shape[len(shape)-1]
 	}
 	var bias []float32
-	b := -1
 	if len(in) > 2 && in[2] >= 0 {
-		b = in[2]
-		if bias, ok = r.floatConst(b); !ok {
-			return fmt.Errorf("bias (tensor %d, %s) is not a float constant", b, r.sg.Tensors[b].Name)
+		if bias, ok = r.floatConst(in[2]); !ok {
+			return nil, fmt.Errorf("bias (tensor %d, %s) is not a float constant", in[2], r.sg.Tensors[in[2]].Name)
 		}
-		if channels > 1 && len(bias) != channels {
-			return fmt.Errorf("bias has %d values for %d channels", len(bias), channels)
+		if len(bias) != outC {
+			return nil, fmt.Errorf("bias has %d values for %d channels", len(bias), outC)
 		}
+	} else {
+		bias = make([]float32, outC)
+		b := r.newTensor(r.ts[f].Name+"_bias", []int{outC})
+		r.ts[b].Type = tflite.Int32
+		in = append(in[:min(len(in), 2)], b)
 	}
+	b := in[2]
 	qw, scales := symmetricWeights(w, channels, channelOf, bias, inScale)
 	wq := &tflite.Quantization{Dim: dim}
 	for _, s := range scales {
@@ -555,88 +558,30 @@ func (r *rewriter) weights(op *tflite.Operator, in []int) error {
 		wq.ZeroPoint = append(wq.ZeroPoint, 0)
 	}
 	in[1] = r.newConst(f, tflite.Int8, wq, int8Bytes(qw))
-	if b >= 0 {
-		// The bias scale is computed from the float32 scales the file
-		// stores, as the runtime will.
-		ws := make([]float64, len(scales))
-		for i, s := range wq.Scale {
-			ws[i] = float64(s)
-		}
-		inScale32 := float64(float32(inScale))
-		qb, err := quantizeBias(bias, inScale32, ws)
-		if err != nil {
-			return err
-		}
-		bq := &tflite.Quantization{}
-		for _, s := range ws {
-			bq.Scale = append(bq.Scale, float32(inScale32*s))
-			bq.ZeroPoint = append(bq.ZeroPoint, 0)
-		}
-		in[2] = r.newConst(b, tflite.Int32, bq, int32Bytes(qb))
+	// The bias scale is computed from the float32 scales the file stores,
+	// as the runtime will.
+	ws := make([]float64, len(scales))
+	for i, s := range wq.Scale {
+		ws[i] = float64(s)
 	}
-	return nil
-}
-
-// fold turns DEQUANTIZE of a constant into a float constant.
-func (r *rewriter) fold(op *tflite.Operator) error {
-	t := op.Inputs[0]
-	def := &r.sg.Tensors[t]
-	data := r.src.Buffers[def.Buffer]
-	if len(data) == 0 {
-		return fmt.Errorf("DEQUANTIZE of a non-constant tensor (%s) is not handled", def.Name)
-	}
-	vals, err := dequantizeConst(def, data)
+	inScale32 := float64(float32(inScale))
+	qb, err := quantizeBias(bias, inScale32, ws)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.folded[op.Outputs[0]] = vals
-	return nil
-}
-
-// dequantizeConst returns the real values of constant tensor def.
-func dequantizeConst(def *tflite.TensorDef, data []byte) ([]float32, error) {
-	n := len(data) / max(def.Type.Size(), 1)
-	vals := make([]float32, n)
-	switch def.Type {
-	case tflite.Float16:
-		for i := range vals {
-			vals[i] = tflite.Float16ToFloat32(binary.LittleEndian.Uint16(data[2*i:]))
-		}
-		return vals, nil
-	case tflite.Int8, tflite.Uint8:
-		q := def.Quant
-		if q == nil || len(q.Scale) == 0 {
-			return nil, fmt.Errorf("constant %s is %s without quantization", def.Name, def.Type)
-		}
-		inner := 1 // elements per step of the quantized dimension
-		if len(q.Scale) > 1 {
-			for _, d := range def.Shape[q.Dim+1:] {
-				inner *= d
-			}
-		}
-		for i := range vals {
-			c := 0
-			if len(q.Scale) > 1 {
-				c = i / inner % len(q.Scale)
-			}
-			v := int64(data[i])
-			if def.Type == tflite.Int8 {
-				v = int64(int8(data[i]))
-			}
-			vals[i] = q.Scale[c] * float32(v-q.ZeroPoint[c])
-		}
-		return vals, nil
+	bq := &tflite.Quantization{}
+	for _, s := range ws {
+		bq.Scale = append(bq.Scale, float32(inScale32*s))
+		bq.ZeroPoint = append(bq.ZeroPoint, 0)
 	}
-	return nil, fmt.Errorf("DEQUANTIZE of a %s constant is not handled", def.Type)
+	in[2] = r.newConst(b, tflite.Int32, bq, int32Bytes(qb))
+	return in, nil
 }
 
 // floatConst returns the values of t when it is a float constant.
 func (r *rewriter) floatConst(t int) ([]float32, bool) {
 	if t < 0 {
 		return nil, false
-	}
-	if v, ok := r.folded[t]; ok {
-		return v, true
 	}
 	def := &r.sg.Tensors[t]
 	data := r.src.Buffers[def.Buffer]
@@ -704,36 +649,63 @@ func perTensor(scale float64, zp int32) *tflite.Quantization {
 	return &tflite.Quantization{Scale: []float32{float32(scale)}, ZeroPoint: []int64{int64(zp)}}
 }
 
-// model assembles the quantized model: used tensors only, renumbered, and
-// one buffer per constant.
+// model assembles the quantized model, one buffer per constant, without
+// the tensors nothing uses.
 func (r *rewriter) model() *tflite.Model {
-	used := make([]bool, len(r.ts))
-	for _, t := range r.sg.Inputs {
+	m := &tflite.Model{Version: 3, Description: "edgeclass quantize (full integer)", Buffers: [][]byte{nil},
+		Info: r.src.Info, Files: r.src.Files}
+	sg := tflite.Subgraph{Name: r.sg.Name, Tensors: r.ts, Inputs: r.sg.Inputs, Outputs: r.sg.Outputs, Operators: r.ops}
+	for i := range sg.Tensors {
+		if data, ok := r.data[i]; ok {
+			m.Buffers = append(m.Buffers, data)
+			sg.Tensors[i].Buffer = len(m.Buffers) - 1
+		}
+	}
+	m.Subgraphs = []tflite.Subgraph{sg}
+	for _, s := range r.src.Signatures {
+		if s.Subgraph == 0 {
+			m.Signatures = append(m.Signatures, s)
+		}
+	}
+	return compact(m)
+}
+
+// compact returns m without the tensors no operator, input or output uses,
+// nor the buffers no tensor uses (a new model: its own cache of prepared
+// weights).
+func compact(m *tflite.Model) *tflite.Model {
+	src := m.Main()
+	used := make([]bool, len(src.Tensors))
+	for _, t := range append(slices.Clone(src.Inputs), src.Outputs...) {
 		used[t] = true
 	}
-	for _, t := range r.sg.Outputs {
-		used[t] = true
-	}
-	for _, op := range r.ops {
+	for _, op := range src.Operators {
 		for _, t := range append(slices.Clone(op.Inputs), op.Outputs...) {
 			if t >= 0 {
 				used[t] = true
 			}
 		}
 	}
-	index := make([]int, len(r.ts))
-	m := &tflite.Model{Version: 3, Description: "edgeclass quantize (full integer)", Buffers: [][]byte{nil},
-		Info: r.src.Info, Files: r.src.Files}
-	sg := tflite.Subgraph{Name: r.sg.Name}
-	for i, t := range r.ts {
+	out := withBuffers(m, [][]byte{nil})
+	sg := tflite.Subgraph{Name: src.Name}
+	index := make([]int, len(src.Tensors))
+	bufIndex := map[int]int{}
+	for i, t := range src.Tensors {
+		index[i] = -1
 		if !used[i] {
-			index[i] = -1
 			continue
 		}
 		index[i] = len(sg.Tensors)
-		if data, ok := r.data[i]; ok {
-			m.Buffers = append(m.Buffers, data)
-			t.Buffer = len(m.Buffers) - 1
+		if t.Buffer != 0 && len(m.Buffers[t.Buffer]) > 0 {
+			b, ok := bufIndex[t.Buffer]
+			if !ok {
+				out.Buffers = append(out.Buffers, m.Buffers[t.Buffer])
+				b = len(out.Buffers) - 1
+				bufIndex[t.Buffer] = b
+			}
+			t.Buffer = b
+		} else {
+			t.Buffer = 0
 		}
 		sg.Tensors = append(sg.Tensors, t)
 	}
@@ -747,14 +719,15 @@ func (r *rewriter) model() *tflite.Model {
 		}
 		return out
 	}
-	sg.Inputs, sg.Outputs = remap(r.sg.Inputs), remap(r.sg.Outputs)
-	for _, op := range r.ops {
+	sg.Inputs, sg.Outputs = remap(src.Inputs), remap(src.Outputs)
+	for _, op := range src.Operators {
 		op.Inputs, op.Outputs = remap(op.Inputs), remap(op.Outputs)
 		sg.Operators = append(sg.Operators, op)
 	}
-	m.Subgraphs = []tflite.Subgraph{sg}
-	for _, s := range r.src.Signatures {
-		s2 := tflite.Signature{Key: s.Key}
+	out.Subgraphs = []tflite.Subgraph{sg}
+	out.Metadata, out.Signatures = nil, nil
+	for _, s := range m.Signatures {
+		s2 := tflite.Signature{Key: s.Key, Subgraph: s.Subgraph}
 		ok := true
 		for _, part := range []struct{ from, to *[]tflite.SignatureTensor }{{&s.Inputs, &s2.Inputs}, {&s.Outputs, &s2.Outputs}} {
 			for _, st := range *part.from {
@@ -764,11 +737,11 @@ func (r *rewriter) model() *tflite.Model {
 				*part.to = append(*part.to, tflite.SignatureTensor{Name: st.Name, Tensor: index[st.Tensor]})
 			}
 		}
-		if ok && s.Subgraph == 0 {
-			m.Signatures = append(m.Signatures, s2)
+		if ok {
+			out.Signatures = append(out.Signatures, s2)
 		}
 	}
-	return m
+	return out
 }
 
 // int8Version is the operator version TensorFlow's converter gives the int8

@@ -91,9 +91,9 @@ func Refine(fm, qm *tflite.Model, ds Dataset, o RefineOptions) (*tflite.Model, e
 		}
 		qr.free(i)
 	}
-	// A fresh model: the interpreters made on out cached what it was.
-	fresh := withBuffers(out, out.Buffers)
-	return fresh, nil
+	// A new model without the replaced tensors (the interpreters made on
+	// out cached what it was).
+	return compact(out), nil
 }
 
 // ownTensor gives input k of op a tensor and buffer of its own (a copy), so
