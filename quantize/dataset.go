@@ -2,11 +2,13 @@ package quantize
 
 import (
 	"fmt"
+	"image"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/tflite"
@@ -29,11 +31,23 @@ type Dataset interface {
 // ImageSet is a folder of images, either flat (unlabelled) or with one
 // subfolder of images per class, fed to models as the agent feeds camera
 // frames (camera.SpecFor and InputSpec.Load on the model's input 0).
+//
+// Fill keeps every image it decodes, resized to the input size (4 bytes a
+// pixel), so that the float model, the quantized one and Refine's passes
+// decode each image once.
 type ImageSet struct {
 	Paths   []string
 	Labels  []int    // class of each image (an index into Classes), nil when unlabelled
 	Classes []string // class folder names, sorted
 	Fit     camera.Fit
+
+	mu      sync.Mutex
+	resized map[resizeKey][]*image.RGBA
+}
+
+type resizeKey struct {
+	w, h int
+	fit  camera.Fit
 }
 
 // imageExts are the file types camera.DecodeImage reads.
@@ -150,11 +164,34 @@ func (s *ImageSet) Fill(it *tflite.Interpreter, i int) error {
 		return err
 	}
 	spec.Fit = s.Fit
-	img, err := camera.LoadImage(s.Paths[i])
+	img, err := s.resize(&spec, i)
 	if err != nil {
 		return err
 	}
-	return spec.Load(it.Input(0), img)
+	return spec.Fill(it.Input(0), img)
+}
+
+// resize returns image i at the spec's size, from the cache or decoded.
+func (s *ImageSet) resize(spec *camera.InputSpec, i int) (*image.RGBA, error) {
+	key := resizeKey{spec.Width, spec.Height, spec.Fit}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if img := s.resized[key]; img != nil && img[i] != nil {
+		return img[i], nil
+	}
+	src, err := camera.LoadImage(s.Paths[i])
+	if err != nil {
+		return nil, err
+	}
+	if s.resized == nil {
+		s.resized = map[resizeKey][]*image.RGBA{}
+	}
+	if s.resized[key] == nil {
+		s.resized[key] = make([]*image.RGBA, len(s.Paths))
+	}
+	img := spec.Resize(src)
+	s.resized[key][i] = img
+	return img, nil
 }
 
 // Samples are real-valued model inputs, for models that do not take images

@@ -285,7 +285,8 @@ func (r *rewriter) convert(t int, p affine, ops *[]tflite.Operator) int {
 // pixelParams returns, for an image input whose normalization maps pixels
 // affinely with one mean and standard deviation, the parameters under which
 // raw pixels are the quantized values (scale 1/std, zero point mean), which
-// is what camera.InputSpec feeds 8-bit models.
+// is what camera.InputSpec feeds 8-bit models. The calibration values must
+// lie within the normalized pixel range: otherwise the input is not pixels.
 func (r *rewriter) pixelParams(t, i int) (affine, bool) {
 	s := r.sg.Tensors[t].Shape
 	if i != 0 || len(s) != 4 || s[0] != 1 || (s[3] != 3 && s[3] != 1) {
@@ -315,7 +316,13 @@ func (r *rewriter) pixelParams(t, i int) (affine, bool) {
 	if !(std > 0) || zp < 0 || zp > 255 {
 		return affine{}, false
 	}
-	return affine{scale: 1 / float64(std), zp: int32(zp) - 128}, true
+	p := affine{scale: 1 / float64(std), zp: int32(zp) - 128}
+	lo, hi := p.bounds()
+	st := r.st.Tensors[t]
+	if slack := (hi - lo) / 255; st == nil || st.Min < lo-slack || st.Max > hi+slack {
+		return affine{}, false
+	}
+	return p, true
 }
 
 // output converts graph output t to the output type.
