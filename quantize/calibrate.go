@@ -27,7 +27,6 @@ type CalibrateOptions struct {
 type Stats struct {
 	Samples int
 	Tensors map[int]*TensorStats
-	names   map[int]string
 }
 
 // Calibrate runs float model m on every sample of ds with our engine and
@@ -51,15 +50,9 @@ func Calibrate(m *tflite.Model, ds Dataset, o CalibrateOptions) (*Stats, error) 
 		return nil, fmt.Errorf("float model: %w", err)
 	}
 	defer it.Close()
-	st := &Stats{Samples: n, Tensors: map[int]*TensorStats{}, names: map[int]string{}}
+	st := &Stats{Samples: n, Tensors: map[int]*TensorStats{}}
 	for _, t := range activations(m) {
-		shape := m.Main().Tensors[t].Shape
-		channels := 1
-		if len(shape) > 0 {
-			channels = shape[len(shape)-1]
-		}
-		st.Tensors[t] = newTensorStats(channels)
-		st.names[t] = m.Main().Tensors[t].Name
+		st.Tensors[t] = newTensorStats()
 	}
 	for i := 0; i < n; i++ {
 		if err := ds.Fill(it, i); err != nil {

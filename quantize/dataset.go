@@ -129,6 +129,26 @@ func (s *ImageSet) Slice(lo, hi int) *ImageSet {
 	return out
 }
 
+// Without returns the set without the images of other (by path), so that
+// a model is not evaluated on the photos it was calibrated on.
+func (s *ImageSet) Without(other *ImageSet) *ImageSet {
+	drop := map[string]bool{}
+	for _, p := range other.Paths {
+		drop[filepath.Clean(p)] = true
+	}
+	out := &ImageSet{Classes: s.Classes, Fit: s.Fit}
+	for i, p := range s.Paths {
+		if drop[filepath.Clean(p)] {
+			continue
+		}
+		out.Paths = append(out.Paths, p)
+		if s.Labels != nil {
+			out.Labels = append(out.Labels, s.Labels[i])
+		}
+	}
+	return out
+}
+
 // Check decodes every image, so that a broken file stops the work before
 // it starts.
 func (s *ImageSet) Check() error {

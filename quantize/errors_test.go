@@ -142,4 +142,8 @@ func TestLabelledImageSet(t *testing.T) {
 	if sh.Len() != 3 || sh.Slice(1, 10).Len() != 2 {
 		t.Errorf("shuffle/slice lengths %d, %d", sh.Len(), sh.Slice(1, 10).Len())
 	}
+	rest := s.Without(sh.Slice(0, 1))
+	if rest.Len() != 2 || rest.Paths[0] == sh.Paths[0] || rest.Paths[1] == sh.Paths[0] || len(rest.Labels) != 2 {
+		t.Errorf("without %s: %v %v", sh.Paths[0], rest.Paths, rest.Labels)
+	}
 }

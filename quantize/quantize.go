@@ -266,19 +266,19 @@ func (r *rewriter) input(t, i int) error {
 	case tflite.Uint8:
 		r.ts[t].Type = tflite.Uint8
 		r.ts[t].Quant = perTensor(p.scale, p.zp+128)
-		r.act[t] = r.convert(t, p, &r.ops)
+		r.act[t] = r.convert(t, p)
 	case tflite.Float32:
-		r.act[t] = r.convert(t, p, &r.ops)
+		r.act[t] = r.convert(t, p)
 	}
 	return nil
 }
 
-// convert adds the int8 twin of end tensor t and the operator that fills it
+// convert adds the int8 twin of input end t and the QUANTIZE that fills it
 // from t.
-func (r *rewriter) convert(t int, p affine, ops *[]tflite.Operator) int {
+func (r *rewriter) convert(t int, p affine) int {
 	q := r.newTensor(r.ts[t].Name+Int8Suffix, r.ts[t].Shape)
 	r.setInt8(q, p)
-	*ops = append(*ops, tflite.Operator{Op: tflite.OpQuantize, Version: 1, Inputs: []int{t}, Outputs: []int{q}})
+	r.ops = append(r.ops, tflite.Operator{Op: tflite.OpQuantize, Version: 1, Inputs: []int{t}, Outputs: []int{q}})
 	return q
 }
 

@@ -129,48 +129,26 @@ type TensorStats struct {
 	Count     int64 // values seen
 	Zeros     int64 // of which exactly 0
 	NonFinite int64 // NaN or infinite values (a broken float model)
-	// ChannelMean is the mean of each channel (the last dimension).
-	ChannelMean []float64
-	pos, neg    histogram
+	pos, neg  histogram
 }
 
-func newTensorStats(channels int) *TensorStats {
-	return &TensorStats{Min: math.Inf(1), Max: math.Inf(-1), ChannelMean: make([]float64, max(channels, 1))}
+func newTensorStats() *TensorStats {
+	return &TensorStats{Min: math.Inf(1), Max: math.Inf(-1)}
 }
 
 func (s *TensorStats) add(vals []float32) {
-	c := len(s.ChannelMean)
-	sums := make([]float64, c)
-	for r := 0; r+c <= len(vals); r += c {
-		for ch, v := range vals[r : r+c] {
-			sums[ch] += float64(v)
-		}
-	}
-	// A running mean over samples of equal size.
-	seen, rows := float64(s.Count/int64(c)), float64(len(vals)/c)
-	for ch, sum := range sums {
-		s.ChannelMean[ch] = (s.ChannelMean[ch]*seen + sum) / (seen + rows)
-	}
 	for _, f := range vals {
 		v := float64(f)
 		switch {
-		case v > 0:
-			if v > math.MaxFloat32 {
-				s.NonFinite++
-				continue
-			}
-			s.pos.add(v)
-		case v < 0:
-			if v < -math.MaxFloat32 {
-				s.NonFinite++
-				continue
-			}
-			s.neg.add(-v)
-		case v == 0:
-			s.Zeros++
-		default: // NaN
+		case math.IsNaN(v) || math.IsInf(v, 0):
 			s.NonFinite++
 			continue
+		case v > 0:
+			s.pos.add(v)
+		case v < 0:
+			s.neg.add(-v)
+		default:
+			s.Zeros++
 		}
 		s.Min, s.Max = min(s.Min, v), max(s.Max, v)
 	}

@@ -38,7 +38,7 @@ func TestHistogramQuantileFollowsTheData(t *testing.T) {
 
 func TestRangeMethods(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	s := newTensorStats(1)
+	s := newTensorStats()
 	vals := make([]float32, 100000)
 	for i := range vals {
 		vals[i] = float32(r.NormFloat64())
@@ -55,7 +55,7 @@ func TestRangeMethods(t *testing.T) {
 	}
 	// MSE minimizes the squared error of quantizing the data: on heavy
 	// tails it must beat min/max, measured on the data itself.
-	lap := newTensorStats(1)
+	lap := newTensorStats()
 	for i := range vals {
 		vals[i] = float32(r.ExpFloat64() - r.ExpFloat64()) // Laplace
 	}
@@ -78,7 +78,7 @@ func TestRangeMethods(t *testing.T) {
 		t.Errorf("on Laplace data the mse range has error %g; min/max %g, best scaled range %g", ms, mm, best)
 	}
 	// On bounded data without outliers the robust methods keep the range.
-	u := newTensorStats(1)
+	u := newTensorStats()
 	for i := range vals {
 		vals[i] = r.Float32() * 6
 	}
@@ -91,14 +91,12 @@ func TestRangeMethods(t *testing.T) {
 	}
 }
 
-func TestChannelMeansAndCounts(t *testing.T) {
-	s := newTensorStats(2)
+func TestCounts(t *testing.T) {
+	s := newTensorStats()
 	s.add([]float32{1, 10, 3, 20})
-	s.add([]float32{5, 30, 0, float32(math.NaN())})
-	if s.ChannelMean[0] != 9.0/4 {
-		t.Errorf("channel 0 mean %g, want 2.25", s.ChannelMean[0])
-	}
-	if s.Count != 8 || s.Zeros != 1 || s.NonFinite != 1 || s.Min != 0 || s.Max != 30 {
+	s.add([]float32{5, 30, 0, -4})
+	s.add([]float32{2, float32(math.NaN()), float32(math.Inf(1))})
+	if s.Count != 11 || s.Zeros != 1 || s.NonFinite != 2 || s.Min != -4 || s.Max != 30 {
 		t.Errorf("count %d zeros %d non-finite %d range [%g, %g]", s.Count, s.Zeros, s.NonFinite, s.Min, s.Max)
 	}
 }

@@ -31,7 +31,7 @@ func runQuantize(args []string) error {
 	perChannelFC := fs.Bool("per-channel-fc", false, "quantize FULLY_CONNECTED weights per output channel")
 	refine := fs.String("refine", "refit", "lower the error on the calibration set: refit (pointwise weights and biases), bias (biases only) or off")
 	edgeTPU := fs.Bool("edgetpu", false, "target the Edge TPU: 8-bit ends, and list the operators its compiler would leave to the CPU")
-	evalDir := fs.String("eval", "", "folder of images to compare the models on: class subfolders (labels) or flat (the float model's predictions are the labels)")
+	evalDir := fs.String("eval", "", "folder of images to compare the models on, less the calibration images: class subfolders (labels) or flat (the float model's predictions are the labels)")
 	evalMax := fs.Int("eval-max", 0, "compare on at most this many images, a seeded random subset (0: all)")
 	labelsPath := fs.String("labels", "", "labels file of the model's output, to match class folders (default: the model's metadata)")
 	reportPath := fs.String("report", "", "also write the report as JSON to this file")
@@ -72,7 +72,7 @@ func runQuantize(args []string) error {
 	if err := quantize.Check(fm); err != nil {
 		return fmt.Errorf("%s: %w", *modelPath, err)
 	}
-	cal, err := imageSet(*calDir, *maxImages, *seed, fitMode)
+	cal, err := imageSet(*calDir, *maxImages, *seed, fitMode, nil)
 	if err != nil {
 		return fmt.Errorf("calibration: %w", err)
 	}
@@ -82,7 +82,7 @@ func runQuantize(args []string) error {
 	var ev *quantize.ImageSet
 	var outputOfClass []int
 	if *evalDir != "" {
-		if ev, err = imageSet(*evalDir, *evalMax, *seed+1, fitMode); err != nil {
+		if ev, err = imageSet(*evalDir, *evalMax, *seed+1, fitMode, cal); err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
 		if outputOfClass, err = classOutputs(fm, ev, *labelsPath); err != nil {
@@ -188,12 +188,18 @@ func endTypes(in, out string, edgeTPU bool) (tflite.TensorType, tflite.TensorTyp
 	return types[0], types[1], nil
 }
 
-// imageSet lists a folder's images, takes a seeded subset of at most max
-// (0: all) and decodes them all, so that a broken file stops the run early.
-func imageSet(dir string, max int, seed uint64, fit camera.Fit) (*quantize.ImageSet, error) {
+// imageSet lists a folder's images, leaves out those of without (when not
+// nil), takes a seeded subset of at most max (0: all) and decodes them all,
+// so that a broken file stops the run early.
+func imageSet(dir string, max int, seed uint64, fit camera.Fit, without *quantize.ImageSet) (*quantize.ImageSet, error) {
 	s, err := quantize.LoadImageSet(dir)
 	if err != nil {
 		return nil, err
+	}
+	if without != nil {
+		if s = s.Without(without); s.Len() == 0 {
+			return nil, fmt.Errorf("%s holds only calibration images", dir)
+		}
 	}
 	s = s.Shuffle(seed)
 	if max > 0 {
