@@ -231,3 +231,17 @@ func checkAccuracy(t *testing.T, def *tflite.TensorDef, q, f []float64, floatTyp
 		t.Errorf("output %s: quantized differs from float by %.4g, %.1f%% of the range %.4g (allowed %.0f%%)", def.Name, d, 100*d/rng, rng, 100*accuracyTolerance)
 	}
 }
+
+// TestEveryEngineOperatorHasARule: the quantizer handles every operator our
+// engine runs, but the QUANTIZE and DEQUANTIZE it writes itself.
+func TestEveryEngineOperatorHasARule(t *testing.T) {
+	ours := map[tflite.BuiltinOp]bool{}
+	for _, op := range SupportedOps() {
+		ours[op] = true
+	}
+	for _, op := range tflite.SupportedOps() {
+		if !ours[op] && op != tflite.OpQuantize && op != tflite.OpDequantize {
+			t.Errorf("the engine runs %s, the quantizer has no rule for it", op)
+		}
+	}
+}
