@@ -6,31 +6,51 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 QEMU    ?= qemu-aarch64-static
 
-.PHONY: all build run test test-arm64 vet cross bench fuzz clean
+# GoCV (camera sources over OpenCV) builds against Debian's OpenCV 4.6 module
+# packages (see .ci/run) without pkg-config's libopencv-dev.
+GOCV_ENV := CGO_CPPFLAGS=-I/usr/include/opencv4 CGO_LDFLAGS="-lopencv_core -lopencv_imgproc -lopencv_imgcodecs -lopencv_videoio -lopencv_highgui -lopencv_objdetect -lopencv_dnn -lopencv_features2d -lopencv_calib3d -lopencv_photo -lopencv_video -lopencv_flann"
+GOCV_TAGS := gocv,customenv
+
+.PHONY: all build build-gocv run test test-gocv test-arm64 vet cross dist bench fuzz clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgeclass ./cmd/edgeclass
 
+# The agent with OpenCV camera sources (V4L2, GStreamer, RTSP, video files).
+build-gocv:
+	$(GOCV_ENV) $(GO) build -tags $(GOCV_TAGS) -trimpath -ldflags '$(LDFLAGS)' -o bin/edgeclass-gocv ./cmd/edgeclass
+
 # The main job on embedded defaults: the agent with its demo model, test
 # pattern camera, embedded MQTT broker and HTTP server.
 run:
 	$(GO) run ./cmd/edgeclass agent
 
-# All tests: vet, the whole suite with the race detector off and cgo off
-# (the shipped configuration), then the engine's tests on arm64 under qemu.
+# All tests: vet, the whole suite with cgo off (the shipped configuration),
+# the GoCV camera sources, then the engine's tests on arm64 under qemu.
 test: vet
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) test-gocv
 	$(MAKE) test-arm64
+	$(MAKE) cross
+
+test-gocv:
+	@if [ -f /usr/include/opencv4/opencv2/core.hpp ]; then \
+		$(GOCV_ENV) $(GO) vet -tags $(GOCV_TAGS) ./camera/ && \
+		$(GOCV_ENV) $(GO) build -tags $(GOCV_TAGS) -o /dev/null ./cmd/edgeclass && \
+		$(GOCV_ENV) $(GO) test -count=1 -tags $(GOCV_TAGS) ./camera/...; \
+	elif [ "$$CI" = true ]; then echo "test-gocv: OpenCV headers are missing" >&2; exit 1; \
+	else echo "test-gocv: skipped, OpenCV is not installed (see .ci/run)"; fi
 
 vet:
 	$(GO) vet ./...
 
-# The inference engine on arm64 (portable and NEON kernels), under qemu.
+# The inference engine and preprocessing on arm64 (portable and NEON
+# kernels), under qemu.
 test-arm64:
 	@if command -v $(QEMU) >/dev/null; then \
-		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -short -exec $(QEMU) ./tflite/...; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -short -exec $(QEMU) ./tflite/... ./camera/ ./classify/; \
 	elif [ "$$CI" = true ]; then echo "test-arm64: $(QEMU) is missing" >&2; exit 1; \
 	else echo "test-arm64: skipped, $(QEMU) is not installed (apt-get install qemu-user-static)"; fi
 
@@ -39,13 +59,23 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgeclass-linux-armv7 ./cmd/edgeclass
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgeclass-linux-amd64 ./cmd/edgeclass
 
+# Release builds for arm64, armv7 and amd64, their Debian packages and
+# SHA256SUMS in dist/ (see scripts/README.md).
+dist:
+	VERSION=$(VERSION) GO=$(GO) scripts/dist.sh
+
 # Speed against Google's runtime in the same run (see tflite/bench_test.go).
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkVsOracle' -benchtime 1x -timeout 30m ./tflite/
+	$(GO) test -run '^$$' -bench 'BenchmarkPublisher' -benchtime 3s ./mqtt/
+	$(GO) test -run '^$$' -bench 'BenchmarkPipeline' -benchtime 1x ./agent/
 
 # A short run of every fuzz target; the corpus lives in testdata/fuzz.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./tflite/
+	$(GO) test -run '^$$' -fuzz FuzzParseCommand -fuzztime 60s ./mqtt/
+	$(GO) test -run '^$$' -fuzz FuzzMJPEGParts -fuzztime 60s ./camera/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./modelpkg/
 
 clean:
 	rm -rf bin

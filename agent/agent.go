@@ -5,6 +5,7 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -28,7 +29,9 @@ var Version = "dev"
 
 // Agent is a running agent.
 type Agent struct {
+	cfgMu   sync.Mutex // guards cfg
 	cfg     Config
+	applyMu sync.Mutex // one config.set at a time
 	log     *slog.Logger
 	metrics *metrics
 	started time.Time
@@ -38,11 +41,15 @@ type Agent struct {
 	cmds   *mqtt.Commands
 	store  *modelstore.Store
 	model  atomic.Pointer[LoadedModel]
-	pipe   *pipeline
-	health health
+
+	trustedKeys []ed25519.PublicKey
+	updates     *updater
+	pipe        *pipeline
+	health      health
 
 	httpSrv  *http.Server
 	httpAddr string
+	kick     chan struct{} // publish telemetry now (model changed)
 }
 
 // health tracks whether frames are being classified.
@@ -66,13 +73,33 @@ func (h *health) failure(err error) {
 	h.mu.Unlock()
 }
 
+// reset forgets failures (a new model starts clean).
+func (h *health) reset() {
+	h.mu.Lock()
+	h.failures, h.lastFailure = 0, nil
+	h.mu.Unlock()
+}
+
+// trialFailures consecutive failures fail a model's trial.
+const trialFailures = 3
+
+// trialFailure says why the model on trial failed, or "".
+func (h *health) trialFailure() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failures >= trialFailures {
+		return fmt.Sprintf("%d frames in a row failed: %v", h.failures, h.lastFailure)
+	}
+	return ""
+}
+
 // New starts everything but the frame loop: broker (when embedded),
 // publisher, model, camera and HTTP server. Run starts the loop.
 func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, metrics: newMetrics(), started: time.Now()}
+	a := &Agent{cfg: cfg, log: log, metrics: newMetrics(), started: time.Now(), kick: make(chan struct{}, 1)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -83,6 +110,9 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
 	var err error
+	if a.trustedKeys, err = loadTrustedKeys(cfg.Updates.TrustedKeys); err != nil {
+		return nil, err
+	}
 	if a.store, err = modelstore.Open(cfg.StateDir + "/models"); err != nil {
 		return nil, err
 	}
@@ -97,7 +127,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 
 	brokerURL := cfg.MQTT.Broker
 	if brokerURL == "" {
-		if a.broker, err = mqtt.StartBroker(mqtt.BrokerConfig{Addr: cfg.MQTT.Listen}); err != nil {
+		if a.broker, err = mqtt.StartBroker(mqtt.BrokerConfig{Addr: cfg.MQTT.Listen, Logger: log}); err != nil {
 			return nil, fmt.Errorf("embedded broker on %s: %w", cfg.MQTT.Listen, err)
 		}
 		brokerURL = a.broker.URL()
@@ -105,6 +135,8 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.cmds = &mqtt.Commands{}
 	a.registerCommands()
+	a.updates = newUpdater(a)
+	a.updates.register(a.cmds)
 	pc := cfg.publisherConfig(brokerURL)
 	pc.Version, pc.Logger = Version, log
 	if a.pub, err = mqtt.NewPublisher(pc, a.cmds); err != nil {
@@ -116,13 +148,13 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	a.metrics.watchSource(src)
 	policy, err := mqtt.NewPolicy(cfg.Events)
 	if err != nil {
 		src.Close()
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	a.pipe = &pipeline{a: a, src: src, policy: policy}
+	a.pipe = &pipeline{a: a, src: src, policy: policy, topK: cfg.TopK}
+	a.metrics.watchSource(a.pipe.sourceStats)
 	a.pipe.status.Source = cfg.Source
 
 	if cfg.HTTP.Addr != "" {
@@ -147,8 +179,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 // A model that fails to load is skipped with a warning, so the agent
 // always starts with one that works.
 func (a *Agent) initialModel() (*LoadedModel, error) {
-	opts := classify.Options{Threads: a.cfg.Threads}
-	opts.Fit, _ = camera.ParseFit(a.cfg.Fit)
+	opts := a.classifyOptions()
 	if p := a.store.ActivePath(); p != "" {
 		st := a.store.State()
 		lm, err := LoadModel(p, "", opts)
@@ -158,14 +189,22 @@ func (a *Agent) initialModel() (*LoadedModel, error) {
 		}
 		a.log.Error("installed model does not load; falling back", "err", err)
 	}
-	if a.cfg.Model != "" {
-		lm, err := LoadModel(a.cfg.Model, a.cfg.Labels, opts)
+	if cfg := a.config(); cfg.Model != "" {
+		lm, err := LoadModel(cfg.Model, cfg.Labels, opts)
 		if err == nil {
 			return lm, nil
 		}
-		a.log.Error("configured model does not load; falling back to the demo model", "model", a.cfg.Model, "err", err)
+		a.log.Error("configured model does not load; falling back to the demo model", "model", cfg.Model, "err", err)
 	}
 	return NewLoadedModel(demomodel.Bytes(), "demo", "", "", opts)
+}
+
+// classifyOptions are the options every model of this agent runs with.
+func (a *Agent) classifyOptions() classify.Options {
+	cfg := a.config()
+	opts := classify.Options{Threads: cfg.Threads}
+	opts.Fit, _ = camera.ParseFit(cfg.Fit)
+	return opts
 }
 
 // Model returns the model in use.
@@ -174,6 +213,10 @@ func (a *Agent) Model() *LoadedModel { return a.model.Load() }
 func (a *Agent) setModel(lm *LoadedModel) {
 	a.model.Store(lm)
 	a.metrics.setModel(lm)
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
 	a.log.Info("model in use", "name", lm.Name, "version", lm.Version, "sha256", lm.SHA256)
 }
 
@@ -185,7 +228,14 @@ func (a *Agent) BrokerURL() string {
 	if a.broker != nil {
 		return a.broker.URL()
 	}
-	return a.cfg.MQTT.Broker
+	return a.config().MQTT.Broker
+}
+
+// config returns a copy of the configuration (config.set changes it).
+func (a *Agent) config() Config {
+	a.cfgMu.Lock()
+	defer a.cfgMu.Unlock()
+	return a.cfg
 }
 
 // Run classifies frames and publishes telemetry until ctx is done, then
@@ -206,14 +256,19 @@ func (a *Agent) Run(ctx context.Context) error {
 // telemetryInterval is how often telemetry is published.
 const telemetryInterval = 30 * time.Second
 
+// telemetry publishes soon after the start, at every model change and
+// every telemetryInterval.
 func (a *Agent) telemetry(ctx context.Context) {
 	t := time.NewTicker(telemetryInterval)
 	defer t.Stop()
+	first := time.After(2 * time.Second)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-first:
+		case <-a.kick:
 		}
 		st := a.Status()
 		err := a.pub.PublishTelemetry(&mqtt.Telemetry{
@@ -230,7 +285,7 @@ func (a *Agent) telemetry(ctx context.Context) {
 // Status reports the agent's state (status page, /healthz, commands).
 func (a *Agent) Status() Status {
 	st, _ := a.pipe.snapshot()
-	st.DeviceID, st.Started, st.Broker = a.cfg.DeviceID, a.started, a.BrokerURL()
+	st.DeviceID, st.Started, st.Broker = a.config().DeviceID, a.started, a.BrokerURL()
 	lm := a.Model()
 	st.Model = ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
 	connected, _ := a.pub.Connected()
@@ -245,7 +300,7 @@ func (a *Agent) healthy(st Status) (bool, string) {
 	a.health.mu.Lock()
 	lastOK, failures, lastErr := a.health.lastOK, a.health.failures, a.health.lastFailure
 	a.health.mu.Unlock()
-	stale := max(5*time.Second, time.Duration(3*float64(time.Second)/a.cfg.FPS))
+	stale := max(5*time.Second, time.Duration(3*float64(time.Second)/a.config().FPS))
 	switch {
 	case lastOK.IsZero():
 		return false, "no frame classified yet"
@@ -271,6 +326,8 @@ func (a *Agent) registerCommands() {
 	a.cmds.Register("status", func(ctx context.Context, args json.RawMessage) (any, error) {
 		return a.Status(), nil
 	})
+	a.cmds.Register("config.get", a.configGet)
+	a.cmds.Register("config.set", a.configSet)
 }
 
 // shutdown stops everything New started, in reverse order.
@@ -281,7 +338,7 @@ func (a *Agent) shutdown() {
 		cancel()
 	}
 	if a.pipe != nil {
-		a.pipe.src.Close()
+		a.pipe.close()
 	}
 	if a.pub != nil {
 		a.pub.Close()

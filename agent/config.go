@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/internal/conf"
+	"github.com/edgeclass/edgeclass/modelpkg"
 	"github.com/edgeclass/edgeclass/mqtt"
 )
 
@@ -18,19 +20,29 @@ import (
 // a flag --<key>. Defaults serve the embedded setup: demo model, test
 // pattern, embedded broker.
 type Config struct {
-	DeviceID string  `yaml:"device_id" doc:"device id, used in MQTT topics (default: the host name)"`
-	Model    string  `yaml:"model" doc:"path of the .tflite model; empty uses the built-in demo model"`
-	Labels   string  `yaml:"labels" doc:"labels file, one label per line (default: the model's metadata)"`
-	Source   string  `yaml:"source" doc:"frame source: testpattern, file:PATH, dir:PATH, http://HOST/stream (MJPEG); with GoCV builds also v4l2:N, gst:PIPELINE, rtsp://..., video:PATH"`
-	FPS      float64 `yaml:"fps" doc:"maximum frames classified per second"`
-	Threads  int     `yaml:"threads" doc:"inference threads"`
-	Fit      string  `yaml:"fit" doc:"how frames meet the model's input size: squash or crop"`
-	TopK     int     `yaml:"top_k" doc:"classes reported per event"`
-	StateDir string  `yaml:"state_dir" doc:"folder for the MQTT outbox and installed models"`
+	DeviceID string   `yaml:"device_id" doc:"device id, used in MQTT topics (default: the host name)"`
+	Groups   []string `yaml:"groups" doc:"fleet groups the device belongs to (comma-separated), for staged rollouts"`
+	Model    string   `yaml:"model" doc:"path of the .tflite model; empty uses the built-in demo model"`
+	Labels   string   `yaml:"labels" doc:"labels file, one label per line (default: the model's metadata)"`
+	Source   string   `yaml:"source" doc:"frame source: testpattern, file:PATH, dir:PATH, http://HOST/stream (MJPEG); with GoCV builds also v4l2:N, gst:PIPELINE, rtsp://..., video:PATH"`
+	FPS      float64  `yaml:"fps" doc:"maximum frames classified per second"`
+	Threads  int      `yaml:"threads" doc:"inference threads"`
+	Fit      string   `yaml:"fit" doc:"how frames meet the model's input size: squash or crop"`
+	TopK     int      `yaml:"top_k" doc:"classes reported per event"`
+	StateDir string   `yaml:"state_dir" doc:"folder for the MQTT outbox and installed models"`
 
-	MQTT   MQTTConfig        `yaml:"mqtt"`
-	HTTP   HTTPConfig        `yaml:"http"`
-	Events mqtt.PolicyConfig `yaml:"events"`
+	MQTT    MQTTConfig        `yaml:"mqtt"`
+	HTTP    HTTPConfig        `yaml:"http"`
+	Events  mqtt.PolicyConfig `yaml:"events"`
+	Updates UpdatesConfig     `yaml:"updates"`
+}
+
+// UpdatesConfig says which pushed models the device accepts and how long a
+// new model must stay healthy before it is kept.
+type UpdatesConfig struct {
+	TrustedKeys   []string      `yaml:"trusted_keys" doc:"PEM ed25519 public keys (files) whose signed model packages this device installs"`
+	AllowUnsigned bool          `yaml:"allow_unsigned" doc:"also install unsigned packages (for development only)"`
+	Trial         time.Duration `yaml:"trial" doc:"how long a new model must classify without failing before it is kept; a failure in this window rolls it back"`
 }
 
 // MQTTConfig configures the connection to the broker (see mqtt.Config).
@@ -60,8 +72,9 @@ func DefaultConfig() Config {
 		StateDir: defaultStateDir(),
 		MQTT: MQTTConfig{ConnConfig: mqtt.ConnConfig{KeepAlive: mqtt.DefaultKeepAlive}, Listen: ":1883", QoS: 1,
 			Outbox: mqtt.DefaultOutboxLimits()},
-		HTTP:   HTTPConfig{Addr: ":8080"},
-		Events: mqtt.DefaultPolicyConfig(),
+		HTTP:    HTTPConfig{Addr: ":8080"},
+		Events:  mqtt.DefaultPolicyConfig(),
+		Updates: UpdatesConfig{Trial: time.Minute},
 	}
 }
 
@@ -99,7 +112,7 @@ func LoadConfig(args []string, lookupEnv func(string) (string, bool)) (Config, e
 	fields := conf.Fields("EDGECLASS", &cfg)
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	file := fs.String("config", "", "YAML configuration file (env EDGECLASS_CONFIG)")
-	apply := conf.Flags(fs, fields)
+	flags := conf.Flags(fs, fields)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -118,7 +131,12 @@ func LoadConfig(args []string, lookupEnv func(string) (string, bool)) (Config, e
 	if err := conf.ApplyEnv(fields, lookupEnv); err != nil {
 		return cfg, err
 	}
-	if err := apply(); err != nil {
+	if err := flags.Apply(); err != nil {
+		return cfg, err
+	}
+	// Settings changed remotely (config.set) win over the file and the
+	// environment, not over flags given on the command line.
+	if err := applyRemoteConfig(&cfg, fields, flags.Has); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()
@@ -130,10 +148,13 @@ func (c *Config) publisherConfig(broker string) mqtt.Config {
 	pc := mqtt.DefaultConfig()
 	pc.ConnConfig = c.MQTT.ConnConfig
 	if pc.Broker == "" {
+		// The embedded broker listens in plain TCP; the TLS settings are
+		// for an external broker.
 		pc.Broker = broker
+		pc.CAFile, pc.CertFile, pc.KeyFile = "", "", ""
 	}
 	pc.Device, pc.ClientID, pc.QoS, pc.Outbox = c.DeviceID, c.MQTT.ClientID, c.MQTT.QoS, c.MQTT.Outbox
-	pc.StateDir = c.StateDir
+	pc.StateDir, pc.Groups = c.StateDir, c.Groups
 	return pc
 }
 
@@ -182,6 +203,14 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Events.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("events.%w", err))
+	}
+	for _, k := range c.Updates.TrustedKeys {
+		if _, err := modelpkg.LoadPublicKey(k); err != nil {
+			bad("updates.trusted_keys", "%v", err)
+		}
+	}
+	if c.Updates.Trial < 0 {
+		bad("updates.trial", "%s is negative", c.Updates.Trial)
 	}
 	return errors.Join(errs...)
 }

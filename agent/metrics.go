@@ -43,10 +43,10 @@ func newMetrics() *metrics {
 }
 
 // watchSource exports the frame source's state, read at scrape time.
-func (m *metrics) watchSource(src camera.Source) {
+func (m *metrics) watchSource(stats func() camera.Stats) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(
 		prometheus.CounterOpts{Name: "edgeclass_camera_reconnects_total", Help: "Times the frame source reopened after an outage."},
-		func() float64 { return float64(src.Stats().Reconnects) }))
+		func() float64 { return float64(stats().Reconnects) }))
 }
 
 // watchPublisher exports the MQTT publisher's state, read at scrape time.

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"io"
 	"sync"
@@ -20,14 +21,16 @@ import (
 // pipeline classifies frames from one source with the agent's current
 // model and publishes what the event policy lets through.
 type pipeline struct {
-	a      *Agent
-	src    camera.Source
-	policy *mqtt.Policy
+	a *Agent
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the fields below, and src and policy swaps
+	src      camera.Source
+	policy   *mqtt.Policy
+	topK     int
 	status   Status
 	frame    image.Image
-	lastSeq  uint64
+	recent   [3]image.Image // the last frames, for self-tests of new models
+	nRecent  int
 	window   fpsWindow
 	sums     mqtt.Latency // latency sums since the last telemetry
 	sumCount int
@@ -43,9 +46,21 @@ func (p *pipeline) run(ctx context.Context) error {
 		}
 	}()
 	for {
-		f, err := p.src.Next(ctx)
+		p.mu.Lock()
+		src := p.src
+		p.mu.Unlock()
+		f, err := src.Next(ctx)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, camera.ErrClosed) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, camera.ErrClosed) {
+				p.mu.Lock()
+				replaced := p.src != src
+				p.mu.Unlock()
+				if replaced {
+					continue // reopenSource swapped it
+				}
 				return nil
 			}
 			if errors.Is(err, io.EOF) {
@@ -81,7 +96,10 @@ func (p *pipeline) classify(ctx context.Context, f camera.Frame, c *classify.Cla
 		return
 	}
 	tInf := time.Now()
-	res, err := c.Run(p.a.cfg.TopK)
+	p.mu.Lock()
+	policy, topK := p.policy, p.topK
+	p.mu.Unlock()
+	res, err := c.Run(topK)
 	tDone := time.Now()
 	if err == nil {
 		err = finiteScores(c.Scores())
@@ -101,7 +119,7 @@ func (p *pipeline) classify(ctx context.Context, f camera.Frame, c *classify.Cla
 		Preprocess: ms(tInf.Sub(tPre)),
 		Inference:  ms(tDone.Sub(tInf)),
 	}
-	d := p.policy.Decide(f.Time, classes)
+	d := policy.Decide(f.Time, classes)
 	if d.Publish {
 		ev := &mqtt.Event{
 			Frame: f.Seq, Time: mqtt.Timestamp{Time: f.Time}, TopK: classes,
@@ -136,11 +154,49 @@ func (p *pipeline) classify(ctx context.Context, f camera.Frame, c *classify.Cla
 	st.FPS = p.window.add(tDone)
 	m.fps.Set(st.FPS)
 	p.frame = f.Image
+	p.recent[p.nRecent%len(p.recent)] = f.Image
+	p.nRecent++
 	p.sums.Capture += lat.Capture
 	p.sums.Preprocess += lat.Preprocess
 	p.sums.Inference += lat.Inference
 	p.sums.Publish += lat.Publish
 	p.sumCount++
+}
+
+// setPolicy switches the event policy and top-K (config.set).
+func (p *pipeline) setPolicy(policy *mqtt.Policy, topK int) {
+	p.mu.Lock()
+	p.policy, p.topK = policy, topK
+	p.mu.Unlock()
+}
+
+// reopenSource replaces the frame source (a new frame-rate cap).
+func (p *pipeline) reopenSource(spec string, fps float64) error {
+	src, err := camera.Open(spec, camera.Options{FPS: fps})
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	p.mu.Lock()
+	old := p.src
+	p.src = src
+	p.mu.Unlock()
+	return old.Close()
+}
+
+// sourceStats reports the current source's state.
+func (p *pipeline) sourceStats() camera.Stats {
+	p.mu.Lock()
+	src := p.src
+	p.mu.Unlock()
+	return src.Stats()
+}
+
+// close stops the current source.
+func (p *pipeline) close() {
+	p.mu.Lock()
+	src := p.src
+	p.mu.Unlock()
+	src.Close()
 }
 
 func (p *pipeline) setSourceError(err error) {
@@ -154,6 +210,17 @@ func (p *pipeline) snapshot() (Status, image.Image) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.status, p.frame
+}
+
+// recentFrames returns the last classified frames, newest last.
+func (p *pipeline) recentFrames() []image.Image {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []image.Image
+	for i := max(0, p.nRecent-len(p.recent)); i < p.nRecent; i++ {
+		out = append(out, p.recent[i%len(p.recent)])
+	}
+	return out
 }
 
 // takeLatency returns the mean latencies since the last call.

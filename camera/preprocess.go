@@ -194,7 +194,8 @@ func (s *InputSpec) fill(t *tflite.Tensor, pix []byte, step int) {
 	if s.Channels == 1 {
 		for i := range n {
 			p := pix[step*i : step*i+3]
-			v := uint8(math.Round(0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])))
+			// Conversions keep arm64 from fusing: every architecture rounds alike.
+			v := uint8(math.Round(float64(0.299*float64(p[0])) + float64(0.587*float64(p[1])) + float64(0.114*float64(p[2]))))
 			if f != nil {
 				f[i] = lut[0][v]
 			} else {

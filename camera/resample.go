@@ -109,7 +109,9 @@ func (r *resampler) scale(img image.Image, sr image.Rectangle, use func(rgb []by
 			src := s.tmp[(first+k)*dw3 : (first+k+1)*dw3]
 			acc := acc[:len(src)]
 			for i, v := range src {
-				acc[i] += v * w
+				// The conversion keeps arm64 from fusing the multiply
+				// and add, so every architecture rounds alike.
+				acc[i] += float32(v * w)
 			}
 		}
 		out := s.out[y*dw3 : (y+1)*dw3]
@@ -131,9 +133,9 @@ func (r *resampler) horizontal(dst, row []float32) {
 		src := row[3*first : 3*(first+len(ws))]
 		for k, w := range ws {
 			p := src[3*k : 3*k+3 : 3*k+3]
-			cr += p[0] * w
-			cg += p[1] * w
-			cb += p[2] * w
+			cr += float32(p[0] * w) // unfused, as above
+			cg += float32(p[1] * w)
+			cb += float32(p[2] * w)
 		}
 		d := dst[3*x : 3*x+3]
 		d[0], d[1], d[2] = cr, cg, cb

@@ -114,7 +114,11 @@ func (s *Store) recover() error {
 		st = State{Active: st.Previous, LastRollback: "agent restarted during the trial of " + st.Active.Version}
 		changed = true
 	} else if st.Trial {
-		st.Trial, changed = false, true // nothing to roll back to: keep the only model
+		// Nothing installed before it: the agent falls back to its
+		// configured model, which is known to work.
+		s.Recovered = append(s.Recovered, fmt.Sprintf("restarted while %s %s was on trial: removed it", st.Active.Name, st.Active.Version))
+		st = State{LastRollback: "agent restarted during the trial of " + st.Active.Version}
+		changed = true
 	}
 	if st.Active != nil && !s.valid(st.Active) {
 		s.Recovered = append(s.Recovered, fmt.Sprintf("active model file %s is missing or corrupt", st.Active.File))
@@ -225,20 +229,25 @@ func (s *Store) Commit() error {
 	return nil
 }
 
-// Rollback makes the previous model active again.
-func (s *Store) Rollback(reason string) (Model, error) {
+// Rollback makes the previous model active again. With no previous model
+// the store is left with none, and the caller falls back to its configured
+// model; ok says whether a previous model was restored.
+func (s *Store) Rollback(reason string) (m Model, ok bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state.Previous == nil {
-		return Model{}, errors.New("no previous model to roll back to")
+	if s.state.Active == nil {
+		return Model{}, false, errors.New("no installed model to roll back")
 	}
 	st := State{Active: s.state.Previous, LastRollback: reason}
 	if err := s.writeState(st); err != nil {
-		return Model{}, err
+		return Model{}, false, err
 	}
 	s.state = st
 	s.removeUnused()
-	return *st.Active, nil
+	if st.Active == nil {
+		return Model{}, false, nil
+	}
+	return *st.Active, true, nil
 }
 
 func (s *Store) writeState(st State) error {

@@ -47,8 +47,8 @@ func TestInstallCommitRollback(t *testing.T) {
 	if st := s.State(); !st.Trial || st.Active.SHA256 != mb.SHA256 || st.Previous.SHA256 != ma.SHA256 {
 		t.Fatalf("after installing b on trial: %+v", st)
 	}
-	back, err := s.Rollback("health check failed")
-	if err != nil || back.SHA256 != ma.SHA256 {
+	back, ok, err := s.Rollback("health check failed")
+	if err != nil || !ok || back.SHA256 != ma.SHA256 {
 		t.Fatalf("rollback: %v %+v", err, back)
 	}
 	if st := s.State(); st.Trial || st.Previous != nil || st.LastRollback != "health check failed" {
@@ -85,6 +85,24 @@ func TestRestartDuringTrialRollsBack(t *testing.T) {
 	}
 	if st := s2.State(); st.Active.Version != "1" || st.Trial || len(s2.Recovered) == 0 {
 		t.Fatalf("restart during trial should roll back: %+v %v", st, s2.Recovered)
+	}
+}
+
+func TestFirstModelOnTrial(t *testing.T) {
+	a, _ := models(t)
+	dir := t.TempDir()
+	s, _ := Open(dir)
+	s.Install(a, "a", "1", time.Hour)
+	if _, ok, err := s.Rollback("failed"); err != nil || ok || s.ActivePath() != "" {
+		t.Fatalf("rolling back the only model: ok %v err %v active %q", ok, err, s.ActivePath())
+	}
+	s.Install(a, "a", "1", time.Hour)
+	s2, err := Open(dir) // died during the trial of the first model
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.ActivePath() != "" || len(s2.Recovered) == 0 {
+		t.Fatalf("an unproven first model survived a restart: %+v", s2.State())
 	}
 }
 

@@ -59,7 +59,7 @@ func benchPublisher(b *testing.B, url string, qos int) {
 }
 
 func benchPaho(b *testing.B, url string, qos int) {
-	opts, err := ConnConfig{Broker: url}.clientOptions(fmt.Sprintf("bench-paho-%d", time.Now().UnixNano()))
+	opts, err := ConnConfig{Broker: url}.ClientOptions(fmt.Sprintf("bench-paho-%d", time.Now().UnixNano()))
 	if err != nil {
 		b.Fatal(err)
 	}

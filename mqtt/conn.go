@@ -88,9 +88,9 @@ func (c ConnConfig) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// clientOptions are the paho options shared by every client of ours:
+// ClientOptions are the paho options shared by every client of ours:
 // clean sessions and no paho reconnection (callers reconnect themselves).
-func (c ConnConfig) clientOptions(clientID string) (*paho.ClientOptions, error) {
+func (c ConnConfig) ClientOptions(clientID string) (*paho.ClientOptions, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ const (
 	StatusSchema    = "edgeclass.status/1"
 	TelemetrySchema = "edgeclass.telemetry/1"
 	ReplySchema     = "edgeclass.reply/1"
+	UpdateSchema    = "edgeclass.update/1"
 )
 
 // Event is one classification event on edgeclass/<device>/events.
@@ -104,6 +105,23 @@ type Status struct {
 	State   string     `json:"state"`
 	Since   *Timestamp `json:"since,omitempty"` // when it came online
 	Version string     `json:"version,omitempty"`
+	Groups  []string   `json:"groups,omitempty"` // fleet groups the device belongs to
+}
+
+// Update reports one step of a model update on edgeclass/<device>/status
+// (not retained, so the retained online/offline Status stays).
+type Update struct {
+	Schema   string    `json:"schema"`
+	Device   string    `json:"device"`
+	Time     Timestamp `json:"time"`
+	Transfer string    `json:"transfer,omitempty"`
+	// Step is received, verified, self-tested, installed, committed,
+	// refused, rolled_back or failed.
+	Step     string  `json:"step"`
+	OK       bool    `json:"ok"`
+	Progress float64 `json:"progress,omitempty"` // of a transfer, 0 to 1
+	Model    *Model  `json:"model,omitempty"`
+	Reason   string  `json:"reason,omitempty"`
 }
 
 // Telemetry is published periodically on edgeclass/<device>/telemetry. The

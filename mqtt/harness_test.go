@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,25 +13,27 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/edgeclass/edgeclass/internal/testenv"
+	"github.com/edgeclass/edgeclass/internal/brokertest"
 )
 
 // brokerOpts configure a test broker: TLS files and users.
-type brokerOpts struct {
-	certFile, keyFile, clientCA string
-	users                       map[string]string
-}
+type brokerOpts = brokertest.Options
+
+// Helpers shared with other packages' tests.
+var (
+	startMosquitto = brokertest.StartMosquitto
+	freePort       = brokertest.FreePort
+)
+
+type syncBuffer = brokertest.SyncBuffer
 
 // testBroker is a real broker that a test can stop and start again on the
 // same address.
@@ -64,8 +65,8 @@ type mochiBroker struct {
 }
 
 func startMochi(t testing.TB, opts brokerOpts) *mochiBroker {
-	m := &mochiBroker{t: t, cfg: BrokerConfig{Addr: "127.0.0.1:0", CertFile: opts.certFile, KeyFile: opts.keyFile,
-		ClientCAFile: opts.clientCA, Users: opts.users, Logger: quietLogger()}}
+	m := &mochiBroker{t: t, cfg: BrokerConfig{Addr: "127.0.0.1:0", CertFile: opts.CertFile, KeyFile: opts.KeyFile,
+		ClientCAFile: opts.ClientCA, Users: opts.Users, Logger: quietLogger()}}
 	m.Start()
 	m.cfg.Addr = m.live.Addr()
 	m.url = m.live.URL()
@@ -92,135 +93,6 @@ func (m *mochiBroker) Stop() {
 		m.live.Close()
 		m.live = nil
 	}
-}
-
-type mosquitto struct {
-	t       testing.TB
-	bin     string
-	conf    string
-	addr    string
-	url     string
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	waitErr chan error
-	log     *syncBuffer
-}
-
-func startMosquitto(t testing.TB, opts brokerOpts) *mosquitto {
-	bin := testenv.Program(t, "mosquitto")
-	dir := t.TempDir()
-	port := freePort(t)
-	m := &mosquitto{t: t, bin: bin, addr: "127.0.0.1:" + port, url: "tcp://127.0.0.1:" + port, log: &syncBuffer{}}
-	conf := []string{"listener " + port + " 127.0.0.1", "persistence false", "log_dest stderr", "log_type error", "log_type warning"}
-	if os.Getuid() == 0 {
-		conf = append(conf, "user root") // else mosquitto drops to a user that cannot read the test's files
-	}
-	if opts.certFile != "" {
-		m.url = "ssl://127.0.0.1:" + port
-		conf = append(conf, "certfile "+opts.certFile, "keyfile "+opts.keyFile)
-		if opts.clientCA != "" {
-			conf = append(conf, "cafile "+opts.clientCA, "require_certificate true")
-		}
-	}
-	if len(opts.users) > 0 {
-		passwd := testenv.Program(t, "mosquitto_passwd")
-		file := filepath.Join(dir, "passwords")
-		for name, pass := range opts.users {
-			args := []string{"-b", file, name, pass}
-			if _, err := os.Stat(file); err != nil {
-				args = append([]string{"-c"}, args...)
-			}
-			if out, err := exec.Command(passwd, args...).CombinedOutput(); err != nil {
-				t.Fatalf("mosquitto_passwd: %v\n%s", err, out)
-			}
-		}
-		conf = append(conf, "allow_anonymous false", "password_file "+file)
-	} else {
-		conf = append(conf, "allow_anonymous true")
-	}
-	m.conf = filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(m.conf, []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m.Start()
-	t.Cleanup(func() {
-		m.Stop()
-		if t.Failed() {
-			t.Logf("mosquitto log:\n%s", m.log.String())
-		}
-	})
-	return m
-}
-
-func (m *mosquitto) URL() string { return m.url }
-
-func (m *mosquitto) Start() {
-	cmd := exec.Command(m.bin, "-c", m.conf)
-	cmd.Stdout, cmd.Stderr = m.log, m.log
-	if err := cmd.Start(); err != nil {
-		m.t.Fatal(err)
-	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	m.mu.Lock()
-	m.cmd, m.waitErr = cmd, waitErr
-	m.mu.Unlock()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", m.addr); err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-waitErr:
-			m.t.Fatalf("mosquitto exited: %v\n%s", err, m.log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("mosquitto does not listen on %s\n%s", m.addr, m.log.String())
-		}
-	}
-}
-
-func (m *mosquitto) Stop() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cmd == nil {
-		return
-	}
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.waitErr:
-	case <-time.After(5 * time.Second):
-		m.cmd.Process.Kill()
-		<-m.waitErr
-	}
-	m.cmd = nil
-}
-
-func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // gate is a TCP proxy in front of a broker that the test opens and shuts.
@@ -314,7 +186,7 @@ type consumer struct {
 
 func newConsumer(t testing.TB, conn ConnConfig, device string, kinds ...string) *consumer {
 	c := &consumer{messages: map[string][][]byte{}}
-	opts, err := conn.clientOptions(fmt.Sprintf("test-consumer-%d", time.Now().UnixNano()))
+	opts, err := conn.ClientOptions(fmt.Sprintf("test-consumer-%d", time.Now().UnixNano()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,8 @@ type Config struct {
 	// attempts, which doubles after each failure.
 	ReconnectMin time.Duration `yaml:"reconnect_min"`
 	ReconnectMax time.Duration `yaml:"reconnect_max"`
+	// Groups go into the online status, for fleet tools to select devices.
+	Groups []string `yaml:"-"`
 	// Version goes into the online status (the agent's build version).
 	Version string `yaml:"-"`
 	// Logger receives connection changes and errors (default: slog.Default()).
@@ -122,7 +124,7 @@ func NewPublisher(cfg Config, commands *Commands) (*Publisher, error) {
 	}
 	p.log = p.log.With("broker", cfg.Broker, "device", cfg.Device)
 	var err error
-	if p.opts, err = cfg.clientOptions(cfg.ClientID); err != nil {
+	if p.opts, err = cfg.ClientOptions(cfg.ClientID); err != nil {
 		return nil, err
 	}
 	will, _ := json.Marshal(Status{Schema: StatusSchema, Device: cfg.Device, State: "offline", Version: cfg.Version})
@@ -179,6 +181,18 @@ func (p *Publisher) PublishTelemetry(t *Telemetry) error {
 		return fmt.Errorf("telemetry: %w", err)
 	}
 	return p.send(p.topics.Telemetry(), 0, false, b)
+}
+
+// PublishUpdate reports a model update step on the status topic (QoS 1,
+// not retained). Like telemetry it is not queued: while disconnected it
+// returns ErrNotConnected.
+func (p *Publisher) PublishUpdate(u *Update) error {
+	u.Schema, u.Device, u.Time = UpdateSchema, p.cfg.Device, Timestamp{time.Now()}
+	b, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	return p.send(p.topics.Status(), 1, false, b)
 }
 
 // ErrNotConnected is returned for messages that are not queued (telemetry,
@@ -278,7 +292,7 @@ func waitToken(ctx context.Context, tok paho.Token) error {
 func (p *Publisher) serve(ctx context.Context, c paho.Client, lost <-chan error) error {
 	defer c.Disconnect(250)
 	since := Timestamp{time.Now()}
-	online, _ := json.Marshal(Status{Schema: StatusSchema, Device: p.cfg.Device, State: "online", Since: &since, Version: p.cfg.Version})
+	online, _ := json.Marshal(Status{Schema: StatusSchema, Device: p.cfg.Device, State: "online", Since: &since, Version: p.cfg.Version, Groups: p.cfg.Groups})
 	if err := waitToken(ctx, c.Publish(p.topics.Status(), 1, true, online)); err != nil {
 		return fmt.Errorf("publishing status: %w", err)
 	}

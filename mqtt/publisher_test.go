@@ -432,7 +432,7 @@ func connectsWithin(t *testing.T, cfg Config, d time.Duration) (bool, error) {
 
 func TestMutualTLS(t *testing.T) {
 	c := makeCerts(t)
-	eachBroker(t, brokerOpts{certFile: c.serverCert, keyFile: c.serverKey, clientCA: c.ca}, func(t *testing.T, b testBroker) {
+	eachBroker(t, brokerOpts{CertFile: c.serverCert, KeyFile: c.serverKey, ClientCA: c.ca}, func(t *testing.T, b testBroker) {
 		if !strings.HasPrefix(b.URL(), "ssl://") {
 			t.Fatalf("broker URL %s is not TLS", b.URL())
 		}
@@ -464,7 +464,7 @@ func TestMutualTLS(t *testing.T) {
 func c2len(c *consumer) int { return len(c.received(KindEvents)) }
 
 func TestPasswords(t *testing.T) {
-	eachBroker(t, brokerOpts{users: map[string]string{"cam-1": "s3cret", "ops": "hunter2"}}, func(t *testing.T, b testBroker) {
+	eachBroker(t, brokerOpts{Users: map[string]string{"cam-1": "s3cret", "ops": "hunter2"}}, func(t *testing.T, b testBroker) {
 		cfg := testConfig(b.URL(), "cam-1", t.TempDir())
 		cfg.Username, cfg.Password = "cam-1", "s3cret"
 		if ok, err := connectsWithin(t, cfg, 5*time.Second); !ok {

@@ -30,7 +30,7 @@ func Watch(ctx context.Context, cfg WatchConfig, w io.Writer) error {
 			return err
 		}
 	}
-	opts, err := cfg.clientOptions("edgeclass-watch-" + strconv.FormatInt(time.Now().UnixNano(), 36))
+	opts, err := cfg.ClientOptions("edgeclass-watch-" + strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err != nil {
 		return err
 	}
@@ -99,6 +99,10 @@ func formatMessage(topic string, payload []byte, label string, dedupe *Deduper) 
 		}
 		return FormatEvent(ev)
 	case KindStatus:
+		var u Update
+		if json.Unmarshal(payload, &u) == nil && u.Schema == UpdateSchema {
+			return FormatUpdate(&u)
+		}
 		var s Status
 		if err := json.Unmarshal(payload, &s); err != nil || s.State == "" {
 			return fmt.Sprintf("%s: bad status: %.80q", device, payload)
@@ -110,6 +114,28 @@ func formatMessage(topic string, payload []byte, label string, dedupe *Deduper) 
 		return line
 	}
 	return ""
+}
+
+// FormatUpdate renders a model update step on one line, e.g.
+//
+//	cam-1 update t-42 installed ok: flowers 1.3 (trial)
+func FormatUpdate(u *Update) string {
+	line := fmt.Sprintf("%s update %s %s", u.Device, u.Transfer, u.Step)
+	if u.OK {
+		line += " ok"
+	} else {
+		line += " FAILED"
+	}
+	if u.Progress > 0 && u.Progress < 1 {
+		line += fmt.Sprintf(" %.0f%%", 100*u.Progress)
+	}
+	if u.Model != nil {
+		line += fmt.Sprintf(": %s %s", u.Model.Name, u.Model.Version)
+	}
+	if u.Reason != "" {
+		line += " (" + u.Reason + ")"
+	}
+	return line
 }
 
 // FormatEvent renders an event on one line, e.g.

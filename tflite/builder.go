@@ -21,6 +21,7 @@ func (m *Model) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Operator codes first: operators refer to them by index.
 	w := &modelWriter{m: m, codeIndex: map[opcodeEntry]int{}}
 	for si := range m.Subgraphs {
 		for oi := range m.Subgraphs[si].Operators {
@@ -594,13 +595,14 @@ func (g *GraphBuilder) AddConst(name string, typ TensorType, shape []int, q *Qua
 	return i
 }
 
-// AddOp appends an operator, which runs after those added before it. opts
-// is one of the *...Options types or nil; -1 in inputs omits an optional
-// input.
-func (g *GraphBuilder) AddOp(op BuiltinOp, opts any, inputs, outputs []int) {
+// AddOp appends an operator, which runs after those added before it, and
+// returns its index. opts is one of the *...Options types or nil; -1 in
+// inputs omits an optional input.
+func (g *GraphBuilder) AddOp(op BuiltinOp, opts any, inputs, outputs []int) int {
 	sg := g.sg()
 	sg.Operators = append(sg.Operators, Operator{Op: op, Version: 1, Options: opts,
 		Inputs: slices.Clone(inputs), Outputs: slices.Clone(outputs)})
+	return len(sg.Operators) - 1
 }
 
 // SetInputs sets the graph's inputs, in order.

@@ -187,9 +187,8 @@ func TestBuilderEncodesEverything(t *testing.T) {
 	sm := g.AddTensor("sm", Float32, []int{1, 48}, nil)
 	g.AddOp(OpSoftmax, &SoftmaxOptions{Beta: 1.5}, []int{flat}, []int{sm})
 	custom := g.AddTensor("custom", Float32, []int{1, 48}, nil)
-	g.AddOp(OpCustom, nil, []int{sm}, []int{custom})
-	g.Model().Subgraphs[0].Operators[4].Custom = "MyOp"
-	g.Model().Subgraphs[0].Operators[4].CustomOptions = []byte{1, 2, 3}
+	op := &g.Model().Subgraphs[0].Operators[g.AddOp(OpCustom, nil, []int{sm}, []int{custom})]
+	op.Custom, op.CustomOptions = "MyOp", []byte{1, 2, 3}
 	big := g.AddTensor("big", Float32, []int{1, 48}, nil)
 	g.AddOp(BuiltinOp(150), nil, []int{custom}, []int{big}) // GELU: code > 127
 	state := g.AddTensor("state", Float32, []int{1}, nil)

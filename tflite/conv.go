@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/edgeclass/edgeclass/tflite/internal/kern"
 )
@@ -36,31 +37,33 @@ func (g *convGeom) pointwise() bool {
 	return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.padT == 0 && g.padL == 0
 }
 
-// im2colRow writes the receptive fields of output row (b, oy) into dst, one
-// row of kh*kw*inC values per output pixel at stride ldd; taps outside the
-// input get pad.
-func im2colRow[E byte | float32](dst []E, ldd int, src []E, g *convGeom, b, oy int, pad E) {
-	c := g.inC
-	for ox := 0; ox < g.outW; ox++ {
-		d := dst[ox*ldd:]
-		i := 0
-		for ky := 0; ky < g.kh; ky++ {
-			iy := oy*g.sh - g.padT + ky*g.dh
-			for kx := 0; kx < g.kw; kx++ {
-				ix := ox*g.sw - g.padL + kx*g.dw
-				seg := d[i : i+c]
-				if iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW {
-					for j := range seg {
-						seg[j] = pad
+// tapOffsets returns, for every output pixel and filter tap in order, the
+// offset of the tap's first channel in an input of n values, or -1 for taps
+// in the padding.
+func (g *convGeom) tapOffsets(n int) ([]int32, error) {
+	if n > math.MaxInt32 {
+		return nil, fmt.Errorf("input of %d values is too large", n)
+	}
+	offs := make([]int32, g.batch*g.outH*g.outW*g.kh*g.kw)
+	i := 0
+	for b := 0; b < g.batch; b++ {
+		for oy := 0; oy < g.outH; oy++ {
+			for ox := 0; ox < g.outW; ox++ {
+				for ky := 0; ky < g.kh; ky++ {
+					iy := oy*g.sh - g.padT + ky*g.dh
+					for kx := 0; kx < g.kw; kx++ {
+						ix := ox*g.sw - g.padL + kx*g.dw
+						offs[i] = -1
+						if iy >= 0 && iy < g.inH && ix >= 0 && ix < g.inW {
+							offs[i] = int32(((b*g.inH+iy)*g.inW + ix) * g.inC)
+						}
+						i++
 					}
-				} else {
-					off := ((b*g.inH+iy)*g.inW + ix) * c
-					copy(seg, src[off:off+c])
 				}
-				i += c
 			}
 		}
 	}
+	return offs, nil
 }
 
 // convQ is a prepared quantized CONV_2D.
@@ -70,8 +73,8 @@ type convQ struct {
 	w       *kern.QWeights
 	ep      *kern.QEpilogue
 	xor     byte
-	pad     byte
-	scratch [][]byte // one im2col buffer per chunk
+	taps    *kern.Taps // what im2col gathers, unless direct
+	scratch [][]byte   // one im2col buffer per chunk
 	pool    *pool
 }
 
@@ -82,6 +85,7 @@ type convF struct {
 	w       *kern.FWeights
 	bias    []float32
 	lo, hi  float32
+	taps    *kern.Taps // what im2col gathers, unless pointwise
 	scratch [][]float32
 	pool    *pool
 }
@@ -148,6 +152,11 @@ func prepareConvF(c *opContext, g convGeom, in, f, bias, out *Tensor, act Activa
 	}
 	k.w = w.(*kern.FWeights)
 	if !g.pointwise() {
+		offs, err := g.tapOffsets(in.n)
+		if err != nil {
+			return nil, err
+		}
+		k.taps = kern.NewFTaps(g.kh*g.kw, g.inC, offs, k.in, make([]float32, g.inC))
 		k.scratch = make([][]float32, k.pool.n)
 		for i := range k.scratch {
 			k.scratch[i] = make([]float32, g.outW*kk)
@@ -170,8 +179,7 @@ func (k *convF) run(lo, hi, chunk int) {
 	kk := g.kh * g.kw * g.inC
 	buf := k.scratch[chunk]
 	for r := lo; r < hi; r++ {
-		b, oy := r/g.outH, r%g.outH
-		im2colRow(buf, kk, k.in, g, b, oy, 0)
+		kern.Im2colF(r*g.outW, g.outW, k.taps, buf, kk)
 		kern.FGemm(g.outW, buf, kk, k.w, k.bias, k.lo, k.hi, k.out[r*g.outW*g.outC:], g.outC)
 	}
 }
@@ -292,11 +300,20 @@ func prepareConvQ(c *opContext, g convGeom, in, f, bias, out *Tensor, act Activa
 		return nil, err
 	}
 	inQ, _ := perTensor(in)
-	k := &convQ{g: g, in: in.data, out: out.data, w: w, ep: ep, pad: byte(inQ.zp), pool: c.pool()}
+	k := &convQ{g: g, in: in.data, out: out.data, w: w, ep: ep, pool: c.pool()}
 	if in.def.Type == Int8 {
 		k.xor = 0x80
 	}
 	if !k.direct() {
+		offs, err := g.tapOffsets(in.n)
+		if err != nil {
+			return nil, err
+		}
+		pad := make([]byte, g.inC)
+		for i := range pad {
+			pad[i] = byte(inQ.zp)
+		}
+		k.taps = kern.NewQTaps(g.kh*g.kw, g.inC, offs, k.in, pad)
 		k.scratch = make([][]byte, k.pool.n)
 		for i := range k.scratch {
 			k.scratch[i] = make([]byte, g.outW*w.Kp)
@@ -324,8 +341,7 @@ func (k *convQ) run(lo, hi, chunk int) {
 	g := &k.g
 	buf := k.scratch[chunk]
 	for r := lo; r < hi; r++ {
-		b, oy := r/g.outH, r%g.outH
-		im2colRow(buf, k.w.Kp, k.in, g, b, oy, k.pad)
+		kern.Im2colQ(r*g.outW, g.outW, k.taps, buf, k.w.Kp)
 		kern.QGemm(g.outW, buf, k.w.Kp, k.xor, k.w, k.ep, k.out[r*g.outW*g.outC:], g.outC)
 	}
 }

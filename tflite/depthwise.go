@@ -9,13 +9,15 @@ import (
 // depthwise is a prepared DEPTHWISE_CONV_2D, float or quantized.
 type depthwise struct {
 	g     convGeom
-	mult  int // depth multiplier: output channel o reads input channel o/mult
-	taps  []kern.DWTaps
+	mult  int     // depth multiplier: output channel o reads input channel o/mult
+	offs  []int32 // input offset of each tap of each output pixel, -1 for padding
+	taps  *kern.Taps
 	pool  *pool
 	quant bool
 
 	// float
 	inF, outF, wF, biasF []float32
+	wFP                  *kern.FDWWeights
 	lo, hi               float32
 
 	// quantized
@@ -64,9 +66,8 @@ func prepareDepthwise(c *opContext) (kernel, error) {
 		}
 	}
 	k := &depthwise{g: g, mult: oc / g.inC, pool: c.pool()}
-	k.taps = make([]kern.DWTaps, k.pool.n)
-	for i := range k.taps {
-		k.taps[i] = kern.DWTaps{T: kh * kw, Offs: make([]int32, g.outW*kh*kw)}
+	if k.offs, err = g.tapOffsets(in.n); err != nil {
+		return nil, err
 	}
 	if in.def.Type == Float32 {
 		if err := checkTypes([]TensorType{Float32}, in, f, out); err != nil {
@@ -81,6 +82,11 @@ func prepareDepthwise(c *opContext) (kernel, error) {
 		}
 		if k.lo, k.hi, err = activationRangeFloat(o.Activation); err != nil {
 			return nil, err
+		}
+		if k.mult == 1 {
+			w, _ := c.cached(func() (any, error) { return kern.PackFDW(k.wF, oc, kh*kw), nil })
+			k.wFP = w.(*kern.FDWWeights)
+			k.taps = kern.NewFTaps(kh*kw, oc, k.offs, k.inF, make([]float32, oc))
 		}
 		return k, nil
 	}
@@ -127,7 +133,7 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 	}
 	v, err := c.cached(func() (any, error) {
 		n, t := g.outC, g.kh*g.kw
-		w := &kern.QDWWeights{C: n, T: t, W: make([]int16, t*n)}
+		wq := make([]int16, t*n)
 		ep := &kern.QEpilogue{Bias: make([]int32, n), Scale: make([]float32, n), Mult: make([]int32, n), Shift: make([]int32, n),
 			OutZP: outQ.zp, Lo: lo, Hi: hi}
 		at := func(q []int64, o int) int64 {
@@ -144,7 +150,7 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 				if f.def.Type == Int8 {
 					raw = int32(int8(f.data[i*n+o]))
 				}
-				w.W[i*n+o] = int16(raw - zb)
+				wq[i*n+o] = int16(raw - zb)
 				sum += raw - zb
 			}
 			ep.Bias[o] = -za * sum
@@ -157,7 +163,7 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 			}
 			setScale(ep, o, inQ, fs, outQ)
 		}
-		return packed{w, ep}, nil
+		return packed{kern.PackQDW(wq, n, t), ep}, nil
 	})
 	if err != nil {
 		return err
@@ -168,58 +174,39 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 	for i := range k.pad {
 		k.pad[i] = byte(inQ.zp)
 	}
+	if k.mult == 1 {
+		k.taps = kern.NewQTaps(g.kh*g.kw, g.inC, k.offs, k.in, k.pad)
+	}
 	return nil
 }
 
-func (k *depthwise) eval() { k.pool.parallel(k.g.batch*k.g.outH, 1, k) }
+// eval splits the output pixels (not rows, which split 7x7 maps 4:3).
+func (k *depthwise) eval() { k.pool.parallel(k.g.batch*k.g.outH*k.g.outW, 8, k) }
 
-func (k *depthwise) run(lo, hi, chunk int) {
+// run computes output pixels [p0, end).
+func (k *depthwise) run(p0, end, _ int) {
 	g := &k.g
-	taps := &k.taps[chunk]
-	rowLen := g.outW * g.outC
-	for r := lo; r < hi; r++ {
-		b, oy := r/g.outH, r%g.outH
-		k.fillTaps(taps, b, oy)
-		switch {
-		case k.mult != 1:
-			k.runMultiplier(taps, r*rowLen)
-		case k.quant:
-			kern.QDepthwise(g.outW, k.in, taps, k.pad, k.xor, k.w, k.ep, k.out[r*rowLen:], g.outC)
-		default:
-			kern.FDepthwise(g.outW, k.inF, taps, k.wF, g.outC, k.biasF, k.lo, k.hi, k.outF[r*rowLen:], g.outC)
-		}
+	npix := end - p0
+	switch {
+	case k.mult != 1:
+		k.runMultiplier(p0, npix)
+	case k.quant:
+		kern.QDepthwise(p0, npix, k.taps, k.xor, k.w, k.ep, k.out[p0*g.outC:], g.outC)
+	default:
+		kern.FDepthwise(p0, npix, k.taps, k.wFP, k.biasF, k.lo, k.hi, k.outF[p0*g.outC:], g.outC)
 	}
 }
 
-// fillTaps computes the input offset of every tap of output row (b, oy).
-func (k *depthwise) fillTaps(taps *kern.DWTaps, b, oy int) {
+// runMultiplier computes npix output pixels from p0 when the depth
+// multiplier is not 1 (rare; plain loops).
+func (k *depthwise) runMultiplier(p0, npix int) {
 	g := &k.g
-	i := 0
-	for ox := 0; ox < g.outW; ox++ {
-		for ky := 0; ky < g.kh; ky++ {
-			iy := oy*g.sh - g.padT + ky*g.dh
-			for kx := 0; kx < g.kw; kx++ {
-				ix := ox*g.sw - g.padL + kx*g.dw
-				if iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW {
-					taps.Offs[i] = -1
-				} else {
-					taps.Offs[i] = int32(((b*g.inH+iy)*g.inW + ix) * g.inC)
-				}
-				i++
-			}
-		}
-	}
-}
-
-// runMultiplier computes one output row when the depth multiplier is not 1
-// (rare; plain loops).
-func (k *depthwise) runMultiplier(taps *kern.DWTaps, base int) {
-	g := &k.g
-	for ox := 0; ox < g.outW; ox++ {
-		offs := taps.Offs[ox*taps.T : (ox+1)*taps.T]
+	t := g.kh * g.kw
+	for p := p0; p < p0+npix; p++ {
+		offs := k.offs[p*t : (p+1)*t]
 		for o := 0; o < g.outC; o++ {
 			ic := o / k.mult
-			idx := base + ox*g.outC + o
+			idx := p*g.outC + o
 			if k.quant {
 				acc := k.ep.Bias[o]
 				for t, off := range offs {

@@ -96,6 +96,7 @@ func (w *broadcast) row(r int) (o1, o2 int) {
 type binaryOp struct {
 	op   BuiltinOp
 	walk *broadcast
+	pool *pool
 
 	a, b, out []float32
 	lo, hi    float32
@@ -161,7 +162,7 @@ func prepareBinary(c *opContext) (kernel, error) {
 		}
 		act = o.Activation
 	}
-	k := &binaryOp{op: c.op.Op, walk: walk}
+	k := &binaryOp{op: c.op.Op, walk: walk, pool: c.pool()}
 	if in1.def.Type == Float32 {
 		k.a, k.b, k.out = in1.Float32s(), in2.Float32s(), out.Float32s()
 		k.lo, k.hi, err = activationRangeFloat(act)
@@ -208,6 +209,10 @@ func prepareBinary(c *opContext) (kernel, error) {
 
 func (k *binaryOp) eval() {
 	w := k.walk
+	if k.fastAdd() {
+		k.pool.parallel(w.inner, 4096, k)
+		return
+	}
 	for r := 0; r < w.outer; r++ {
 		o1, o2 := 0, 0
 		if w.outer > 1 {
@@ -219,6 +224,32 @@ func (k *binaryOp) eval() {
 		} else {
 			k.rowQuant(k.qout[o:o+w.inner], o1, o2)
 		}
+	}
+}
+
+// fastAdd reports whether this is a quantized ADD or SUB of two tensors of
+// one shape: the residual connections of MobileNets, worth a tight loop
+// split across threads.
+func (k *binaryOp) fastAdd() bool {
+	return k.qout != nil && (k.op == OpAdd || k.op == OpSub) && k.walk.outer == 1 && k.walk.step1 == 1 && k.walk.st2 == 1
+}
+
+// run computes elements [lo, hi) of a fastAdd.
+func (k *binaryOp) run(lo, hi, _ int) {
+	out, a, b := k.qout[lo:hi], k.qa[lo:hi], k.qb[lo:hi]
+	p := &k.q
+	bias, m1, m2, sh, zp, qlo, qhi := p.bias, p.mul1, p.mul2, p.shift, p.outZP, p.lo, p.hi
+	a, b = a[:len(out)], b[:len(out)]
+	if k.signed {
+		for i := range out {
+			v := (bias+int32(int8(a[i]))*m1+int32(int8(b[i]))*m2)>>sh + zp
+			out[i] = byte(min(max(v, qlo), qhi))
+		}
+		return
+	}
+	for i := range out {
+		v := (bias+int32(a[i])*m1+int32(b[i])*m2)>>sh + zp
+		out[i] = byte(min(max(v, qlo), qhi))
 	}
 }
 

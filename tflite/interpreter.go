@@ -13,8 +13,9 @@ type Options struct {
 	// Threads is the number of goroutines kernels split work over; 0 or 1
 	// runs everything on the calling goroutine.
 	Threads int
-	// MaxArenaBytes bounds the memory for activations; 0 means the
-	// default limit (DefaultLimits.MaxArenaBytes).
+	// MaxArenaBytes bounds the memory for activations and for the index
+	// maps kernels build when prepared; 0 means the default limit
+	// (DefaultLimits.MaxArenaBytes).
 	MaxArenaBytes int64
 	// KeepIntermediates gives every tensor its own memory, so all
 	// intermediate values can be read after Invoke (calibration, debugging).
@@ -48,6 +49,7 @@ type Interpreter struct {
 	outputs []*Tensor
 	kernels []kernel
 	arena   []byte
+	spare   int64 // bytes of the memory limit the arena leaves to kernels
 	pool    *pool
 	requant Requantization
 }
@@ -261,6 +263,7 @@ func (it *Interpreter) allocate(maxArena int64, keepAll bool) error {
 		}
 	}
 	it.arena = alignedBytes(int(total))
+	it.spare = maxArena - total
 	for _, b := range blocks {
 		t := it.tensors[b.t]
 		t.data = it.arena[b.off : b.off+int64(t.n*t.def.Type.Size()) : b.off+b.size]

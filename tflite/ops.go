@@ -92,6 +92,17 @@ func (c *opContext) cached(build func() (any, error)) (any, error) {
 
 func (c *opContext) pool() *pool { return c.it.pool }
 
+// reserve takes n bytes of the interpreter's memory limit for memory the
+// kernel allocates itself, so that a small file cannot ask for index maps
+// far larger than its tensors.
+func (c *opContext) reserve(n int64) error {
+	if n > c.it.spare {
+		return fmt.Errorf("needs %d bytes of working memory, %d are left under the memory limit", n, c.it.spare)
+	}
+	c.it.spare -= n
+	return nil
+}
+
 // arity checks the number of inputs (at least minIn, at most maxIn, counting
 // omitted optional ones) and outputs, and that required inputs are present.
 func (c *opContext) arity(minIn, maxIn, outs int) error {

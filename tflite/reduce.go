@@ -13,8 +13,9 @@ type reduction struct {
 }
 
 // newReduction resolves axes (negative counting from the end, repeats
-// allowed) and returns the output shape and the index sets.
-func newReduction(shape, axes []int, keepDims bool) ([]int, *reduction, error) {
+// allowed), checks that out has the reduced shape and returns the index
+// sets.
+func newReduction(c *opContext, shape, axes []int, keepDims bool, out *Tensor) (*reduction, error) {
 	rank := len(shape)
 	reduced := make([]bool, rank)
 	for _, a := range axes {
@@ -22,7 +23,7 @@ func newReduction(shape, axes []int, keepDims bool) ([]int, *reduction, error) {
 			a += rank
 		}
 		if a < 0 || a >= rank {
-			return nil, nil, fmt.Errorf("axis %d is out of range for rank %d", a, rank)
+			return nil, fmt.Errorf("axis %d is out of range for rank %d", a, rank)
 		}
 		reduced[a] = true
 	}
@@ -38,6 +39,13 @@ func newReduction(shape, axes []int, keepDims bool) ([]int, *reduction, error) {
 			outShape = append(outShape, shape[d])
 		}
 	}
+	if err := checkShape(out, outShape); err != nil {
+		return nil, err
+	}
+	red := &reduction{}
+	if out.n == 0 {
+		return red, nil // nothing to compute
+	}
 	st := strides(shape)
 	pick := func(want bool) []int {
 		var s []int
@@ -51,12 +59,14 @@ func newReduction(shape, axes []int, keepDims bool) ([]int, *reduction, error) {
 	keptSt, redSt := pick(false), pick(true)
 	n, _ := elementCount(shape)
 	if n > 1<<28 {
-		return nil, nil, fmt.Errorf("input of %d elements is too large to reduce", n)
+		return nil, fmt.Errorf("input of %d elements is too large to reduce", n)
 	}
-	red := &reduction{}
+	if err := c.reserve(4 * (int64(out.n) + n/int64(out.n))); err != nil {
+		return nil, err
+	}
 	elementIndex(keptDims, func(idx []int) { red.base = append(red.base, int32(offset(idx, keptSt))) })
 	elementIndex(redDims, func(idx []int) { red.span = append(red.span, int32(offset(idx, redSt))) })
-	return outShape, red, nil
+	return red, nil
 }
 
 // mean is a prepared MEAN.
@@ -87,11 +97,8 @@ func prepareMean(c *opContext) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	shape, red, err := newReduction(in.def.Shape, axes, o.KeepDims)
+	red, err := newReduction(c, in.def.Shape, axes, o.KeepDims, out)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkShape(out, shape); err != nil {
 		return nil, err
 	}
 	k := &mean{red: red}
@@ -168,11 +175,8 @@ func prepareArgMax(c *opContext) (kernel, error) {
 	if len(axis) != 1 {
 		return nil, fmt.Errorf("axis must hold one value, has %d", len(axis))
 	}
-	shape, red, err := newReduction(in.def.Shape, axis, false)
+	red, err := newReduction(c, in.def.Shape, axis, false, out)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkShape(out, shape); err != nil {
 		return nil, err
 	}
 	k := &argMax{red: red, in: in}

@@ -47,6 +47,9 @@ func prepareResize(c *opContext) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h < 1 || w < 1 {
+		return nil, fmt.Errorf("input shape %v has no pixels to sample", in.def.Shape)
+	}
 	size, err := constInts(c, 1, "size")
 	if err != nil {
 		return nil, err
@@ -107,11 +110,13 @@ func bilinearSamples(in, out int, o *ResizeOptions) []axisSample {
 	if o.AlignCorners && out != 1 {
 		adjust = 1
 	}
+	// The conversions round each product, as XNNPACK does, where Go could
+	// otherwise fuse multiply and add.
 	scale := float32(in-adjust) / float32(out-adjust)
-	offset := 0.5*scale - 0.5
+	offset := float32(0.5*scale) - 0.5
 	s := make([]axisSample, out)
 	for i := range s {
-		v := float32(i) * scale
+		v := float32(float32(i) * scale)
 		if o.HalfPixelCenters {
 			v = min(max(v+offset, 0), float32(in-1))
 		}

@@ -162,6 +162,9 @@ func preparePad(c *opContext) (kernel, error) {
 		}
 		copy(k.pad, v.data)
 	}
+	if err := c.reserve(4 * int64(out.n)); err != nil {
+		return nil, err
+	}
 	ist := strides(in.def.Shape)
 	k.src = make([]int32, 0, out.n)
 	elementIndex(shape, func(idx []int) {
@@ -210,6 +213,9 @@ func prepareTranspose(c *opContext) (kernel, error) {
 		if err := sameQuant(in, out); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.reserve(4 * int64(out.n)); err != nil {
+		return nil, err
 	}
 	ist := strides(in.def.Shape)
 	k := &gather{in: in.data, out: out.data, size: in.def.Type.Size(), src: make([]int32, 0, out.n)}
@@ -296,6 +302,9 @@ func prepareStridedSlice(c *opContext) (kernel, error) {
 		if err := sameQuant(in, out); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.reserve(4 * int64(out.n)); err != nil {
+		return nil, err
 	}
 	ist := strides(in.def.Shape)
 	k := &gather{in: in.data, out: out.data, size: in.def.Type.Size(), src: make([]int32, 0, out.n)}
@@ -393,7 +402,7 @@ func prepareConcat(c *opContext) (kernel, error) {
 			}
 			if qi != qo {
 				// Rescale in float, as TFLite's reference does.
-				part.rescale = true
+				part.table = new([256]byte)
 				s := float32(qi.scale / qo.scale)
 				lo, hi := qrange(out.def.Type)
 				for v := lo; v <= hi; v++ {
@@ -411,10 +420,9 @@ func prepareConcat(c *opContext) (kernel, error) {
 }
 
 type concatPart struct {
-	data    []byte
-	row     int // bytes per outer index
-	rescale bool
-	table   [256]byte
+	data  []byte
+	row   int        // bytes per outer index
+	table *[256]byte // requantization, nil when the input's is the output's
 }
 
 // concat is a prepared CONCATENATION.
@@ -432,7 +440,7 @@ func (k *concat) eval() {
 			p := &k.parts[i]
 			src := p.data[r*p.row : (r+1)*p.row]
 			dst := k.out[o : o+p.row]
-			if p.rescale {
+			if p.table != nil {
 				for j, v := range src {
 					dst[j] = p.table[v]
 				}

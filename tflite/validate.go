@@ -108,13 +108,14 @@ func (m *Model) validateTensor(t *TensorDef, lim Limits) error {
 	if err != nil {
 		return err
 	}
-	if size := int64(t.Type.Size()); size > 0 {
-		if n > lim.MaxTensorBytes/size {
-			return fmt.Errorf("shape %v of %s is %d elements, over the limit of %d bytes", t.Shape, t.Type, n, lim.MaxTensorBytes)
-		}
-		if data := m.Buffers[t.Buffer]; len(data) > 0 && int64(len(data)) != n*size {
-			return fmt.Errorf("constant data is %d bytes, shape %v of %s needs %d", len(data), t.Shape, t.Type, n*size)
-		}
+	// A zero dimension empties a tensor, but kernels still loop over the
+	// others, so they count against the limit too.
+	size := int64(max(t.Type.Size(), 1))
+	if span := nonZeroProduct(t.Shape); span > lim.MaxTensorBytes/size {
+		return fmt.Errorf("shape %v of %s spans %d elements, over the limit of %d bytes", t.Shape, t.Type, span, lim.MaxTensorBytes)
+	}
+	if data := m.Buffers[t.Buffer]; len(data) > 0 && t.Type.Size() > 0 && int64(len(data)) != n*size {
+		return fmt.Errorf("constant data is %d bytes, shape %v of %s needs %d", len(data), t.Shape, t.Type, n*size)
 	}
 	if q := t.Quant; q != nil {
 		if err := validateQuant(q, t); err != nil {
@@ -163,6 +164,22 @@ func validateQuant(q *Quantization, t *TensorDef) error {
 		}
 	}
 	return nil
+}
+
+// nonZeroProduct multiplies the dimensions of shape other than zeros,
+// saturating at math.MaxInt64 (shapes have no negative dimensions here).
+func nonZeroProduct(shape []int) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		if d == 0 {
+			continue
+		}
+		if n > math.MaxInt64/int64(d) {
+			return math.MaxInt64
+		}
+		n *= int64(d)
+	}
+	return n
 }
 
 // elementCount multiplies the dimensions of shape, refusing negative

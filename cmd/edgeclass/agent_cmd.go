@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/edgeclass/edgeclass/agent"
+	"github.com/edgeclass/edgeclass/firmware/sdnotify"
 )
 
 func init() {
@@ -27,6 +28,12 @@ func runAgent(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Under systemd (Type=notify): ready once started, and watchdog pings
+	// while the agent's state can still be read (a deadlock stops them).
+	n := sdnotify.FromEnv()
+	n.Ready()
+	go n.RunWatchdog(ctx, func() error { a.Status(); return nil })
+	defer n.Stopping()
 	log.Info("agent running", "device", cfg.DeviceID, "source", cfg.Source, "broker", a.BrokerURL(),
 		"http", a.HTTPAddr(), "events", "edgeclass/"+cfg.DeviceID+"/events")
 	return a.Run(ctx)

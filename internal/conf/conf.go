@@ -151,25 +151,50 @@ func ApplyEnv(fields []Field, lookup func(string) (string, bool)) error {
 	return nil
 }
 
-// Flags registers one flag per field on fs. Flag values are recorded and
-// applied by the returned function, so they override the file and the
-// environment loaded after parsing.
-func Flags(fs *flag.FlagSet, fields []Field) (apply func() error) {
-	set := map[string]string{}
-	for _, f := range fields {
-		fs.Func(f.Key, fmt.Sprintf("%s (env %s, default %q)", f.Doc, f.Env, f.String()), func(s string) error {
-			set[f.Key] = s
+// FlagSet holds the values given as flags, to apply after the file and
+// the environment.
+type FlagSet struct {
+	fields []Field
+	set    map[string]string
+}
+
+// Flags registers one flag per field on fs. The values are recorded and
+// applied by Apply, so they override the file and the environment.
+func Flags(fs *flag.FlagSet, fields []Field) *FlagSet {
+	f := &FlagSet{fields: fields, set: map[string]string{}}
+	for _, fl := range fields {
+		fs.Func(fl.Key, fmt.Sprintf("%s (env %s, default %q)", fl.Doc, fl.Env, fl.String()), func(s string) error {
+			f.set[fl.Key] = s
 			return nil
 		})
 	}
-	return func() error {
-		for _, f := range fields {
-			if s, ok := set[f.Key]; ok {
-				if err := f.Set(s); err != nil {
-					return fmt.Errorf("flag --%s: %w", f.Key, err)
-				}
+	return f
+}
+
+// Has reports whether key was given as a flag.
+func (f *FlagSet) Has(key string) bool {
+	_, ok := f.set[key]
+	return ok
+}
+
+// Apply sets the fields given as flags.
+func (f *FlagSet) Apply() error {
+	for _, fl := range f.fields {
+		if s, ok := f.set[fl.Key]; ok {
+			if err := fl.Set(s); err != nil {
+				return fmt.Errorf("flag --%s: %w", fl.Key, err)
 			}
 		}
-		return nil
 	}
+	return nil
+}
+
+// Lookup returns the field with the given key.
+func Lookup(fields []Field, key string) (Field, bool) {
+	for _, f := range fields {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return Field{}, false
 }

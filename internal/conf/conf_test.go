@@ -28,7 +28,7 @@ func TestLayering(t *testing.T) {
 	os.WriteFile(path, []byte("name: file\nmqtt:\n  qos: 1\n  listen: ':1999'\nmin_confidence: 0.25\n"), 0o644)
 	fields := Fields("EDGECLASS", cfg)
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	apply := Flags(fs, fields)
+	flags := Flags(fs, fields)
 	if err := fs.Parse([]string{"--mqtt.qos=0", "--every", "3s"}); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,10 @@ func TestLayering(t *testing.T) {
 	if err := ApplyEnv(fields, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
-	if err := apply(); err != nil {
+	if !flags.Has("every") || flags.Has("name") {
+		t.Fatal("Has")
+	}
+	if err := flags.Apply(); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Name != "file" || cfg.MQTT.Listen != ":2000" || cfg.MQTT.QoS != 0 || cfg.Every != 3*time.Second ||

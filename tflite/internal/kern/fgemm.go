@@ -4,20 +4,25 @@ package kern
 type FWeights struct {
 	N, K int
 	rows []float32 // row-major, stride K
-	// packed holds the layout of the assembly kernels, or nil.
+	// isa is the level the weights were packed for; packed holds its
+	// layout (see packF), or is nil for isaGo.
+	isa    isa
 	packed []float32
+	zeros  []float32 // the bias of products without one
 }
 
 // PackF packs n rows of k float32 weights (row-major).
 func PackF(w []float32, n, k int) *FWeights {
 	f := &FWeights{N: n, K: k, rows: append([]float32(nil), w[:n*k]...)}
-	f.packed = packF(f)
+	if level != isaGo && k > 0 {
+		packF(f)
+	}
 	return f
 }
 
 // FGemm computes, for rows m < M and columns n < w.N,
 //
-//	out[m*ldo+n] = clamp(bias[n] + sum_k A[m*lda+k]*B[n][k], lo, hi)
+//	out[m*ldo+n] = min(max(bias[n] + sum_k A[m*lda+k]*B[n][k], lo), hi)
 //
 // bias may be nil. Sums may be evaluated in any order (and fused), so
 // results agree with the portable version to rounding, not bit for bit.
@@ -27,7 +32,7 @@ func FGemm(m int, a []float32, lda int, w *FWeights, bias []float32, lo, hi floa
 	}
 	_ = a[(m-1)*lda+w.K-1]
 	_ = out[(m-1)*ldo+w.N-1]
-	if w.packed != nil && fgemmAsm(m, a, lda, w, bias, lo, hi, out, ldo) {
+	if w.isa != isaGo && fgemmAsm(m, a, lda, w, bias, lo, hi, out, ldo) {
 		return
 	}
 	fgemmGo(m, a, lda, w, bias, lo, hi, out, ldo)
@@ -47,12 +52,7 @@ func fgemmGo(m int, a []float32, lda int, w *FWeights, bias []float32, lo, hi fl
 			for i, v := range row {
 				acc += v * wr[i]
 			}
-			if acc < lo {
-				acc = lo
-			} else if acc > hi {
-				acc = hi
-			}
-			o[n] = acc
+			o[n] = min(max(acc, lo), hi)
 		}
 	}
 }

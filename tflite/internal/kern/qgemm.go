@@ -1,8 +1,15 @@
 // Package kern holds the engine's hot loops: matrix products with fused
-// requantization for convolutions and fully connected layers, and
-// depthwise convolution rows. Each has a portable Go version that defines
-// the result; assembly versions (chosen at run time by CPU features) must
-// match it exactly, and the tests compare them.
+// requantization for convolutions and fully connected layers, depthwise
+// convolutions, and the im2col gather. Each has a portable Go version that
+// defines the result; assembly versions must match it exactly (float ones
+// to rounding, as they sum in another order), and the tests compare them.
+//
+// The assembly is chosen at run time by CPU features (see isa.go): on
+// amd64 AVX-512 with VNNI or AVX2, on arm64 NEON with or without the
+// dot-product extension. Weights are packed once, for the level of the
+// CPU, by PackQ, PackF, PackQDW and PackFDW; asm.go passes operands to the
+// kernels; kern_amd64.go and kern_arm64.go hold the packers and kernel
+// choice; the purego tag and other architectures keep the Go versions.
 package kern
 
 import "math"
@@ -16,8 +23,12 @@ type QWeights struct {
 	Kp int
 	// rows holds B row-major with stride Kp, zero-padded.
 	rows []int8
-	// packed holds the layout of the assembly kernels, or nil.
-	packed []int8
+	// isa is the level the weights were packed for; packed, packed16 and
+	// colFix hold its layout (see packQ), or are nil for isaGo.
+	isa      isa
+	packed   []int8
+	packed16 []int16
+	colFix   []int32
 }
 
 // PackQ packs n rows of k int8 weights (row-major).
@@ -27,7 +38,9 @@ func PackQ(w []int8, n, k int) *QWeights {
 	for i := 0; i < n; i++ {
 		copy(q.rows[i*kp:i*kp+k], w[i*k:(i+1)*k])
 	}
-	q.packed = packQ(q)
+	if level != isaGo && kp > 0 {
+		packQ(q)
+	}
 	return q
 }
 
@@ -56,7 +69,7 @@ type QEpilogue struct {
 // QGemm computes, for rows m < M and columns n < w.N,
 //
 //	acc = sum_k a(m,k)*B[n][k] + Bias[n] + RowSumMul*sum_k a(m,k)
-//	out[m*ldo+n] = clamp(requant(acc, Mult[n], Shift[n]) + OutZP, Lo, Hi)
+//	out[m*ldo+n] = ep.Output(acc, n)
 //
 // where a(m,k) = A[m*lda+k] XOR xor, read as unsigned. xor is 0x80 when A
 // holds int8 values (making them unsigned with an offset of 128) and 0 when
@@ -67,7 +80,7 @@ func QGemm(m int, a []byte, lda int, xor byte, w *QWeights, ep *QEpilogue, out [
 	}
 	_ = a[(m-1)*lda+w.Kp-1]
 	_ = out[(m-1)*ldo+w.N-1]
-	if w.packed != nil && qgemmAsm(m, a, lda, xor, w, ep, out, ldo) {
+	if w.isa != isaGo && qgemmAsm(m, a, lda, xor, w, ep, out, ldo) {
 		return
 	}
 	qgemmGo(m, a, lda, xor, w, ep, out, ldo)
@@ -96,7 +109,8 @@ func qgemmGo(m int, a []byte, lda int, xor byte, w *QWeights, ep *QEpilogue, out
 	}
 }
 
-// Output requantizes the accumulator of column n and clamps it.
+// Output requantizes the accumulator of column n and clamps it to
+// min(max(v, Lo), Hi), in int32 arithmetic that wraps.
 func (ep *QEpilogue) Output(acc int32, n int) byte {
 	var v int32
 	if ep.Scale != nil {
@@ -104,12 +118,7 @@ func (ep *QEpilogue) Output(acc int32, n int) byte {
 	} else {
 		v = Requantize(acc, ep.Mult[n], ep.Shift[n]) + ep.OutZP
 	}
-	if v < ep.Lo {
-		v = ep.Lo
-	} else if v > ep.Hi {
-		v = ep.Hi
-	}
-	return byte(v)
+	return byte(min(max(v, ep.Lo), ep.Hi))
 }
 
 // RoundEven rounds to the nearest integer, ties to even (the default

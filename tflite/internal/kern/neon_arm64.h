@@ -1,0 +1,42 @@
+// Encodings of the Advanced SIMD instructions the Go assembler lacks, by
+// register number (checked against GNU as with -march=armv8.2-a+dotprod).
+
+// SDOT Vd.4S, Vn.16B, Vm.4B[i]
+#define SDOTE(d, n, m, i) WORD $(0x4f80e000 | (((i)&1)<<21) | ((m)<<16) | (((i)>>1)<<11) | ((n)<<5) | (d))
+// SMLAL Vd.4S, Vn.4H, Vm.H[i] and SMLAL2 Vd.4S, Vn.8H, Vm.H[i] (m < 16)
+#define SMLALE(d, n, m, i) WORD $(0x0f402000 | (((i)>>2)<<11) | ((((i)>>1)&1)<<21) | (((i)&1)<<20) | ((m)<<16) | ((n)<<5) | (d))
+#define SMLAL2E(d, n, m, i) WORD $(0x4f402000 | (((i)>>2)<<11) | ((((i)>>1)&1)<<21) | (((i)&1)<<20) | ((m)<<16) | ((n)<<5) | (d))
+// SMLAL Vd.4S, Vn.4H, Vm.4H and SMLAL2 Vd.4S, Vn.8H, Vm.8H
+#define SMLALV(d, n, m) WORD $(0x0e608000 | ((m)<<16) | ((n)<<5) | (d))
+#define SMLAL2V(d, n, m) WORD $(0x4e608000 | ((m)<<16) | ((n)<<5) | (d))
+// FMLA Vd.4S, Vn.4S, Vm.S[i]
+#define FMLAE(d, n, m, i) WORD $(0x4f801000 | (((i)&1)<<21) | ((m)<<16) | (((i)>>1)<<11) | ((n)<<5) | (d))
+// SCVTF Vd.4S, Vn.4S; FCVTNS Vd.4S, Vn.4S (to nearest, ties to even)
+#define SCVTF4(d, n) WORD $(0x4e21d800 | ((n)<<5) | (d))
+#define FCVTNS4(d, n) WORD $(0x4e21a800 | ((n)<<5) | (d))
+// FMUL, FCMEQ, FMAX, FMIN, SMAX, SMIN Vd.4S, Vn.4S, Vm.4S
+#define FMUL4(d, n, m) WORD $(0x6e20dc00 | ((m)<<16) | ((n)<<5) | (d))
+#define FCMEQ4(d, n, m) WORD $(0x4e20e400 | ((m)<<16) | ((n)<<5) | (d))
+#define FMAX4(d, n, m) WORD $(0x4e20f400 | ((m)<<16) | ((n)<<5) | (d))
+#define FMIN4(d, n, m) WORD $(0x4ea0f400 | ((m)<<16) | ((n)<<5) | (d))
+#define SMAX4(d, n, m) WORD $(0x4ea06400 | ((m)<<16) | ((n)<<5) | (d))
+#define SMIN4(d, n, m) WORD $(0x4ea06c00 | ((m)<<16) | ((n)<<5) | (d))
+// XTN Vd.4H, Vn.4S; XTN2 Vd.8H, Vn.4S; XTN Vd.8B, Vn.8H; XTN2 Vd.16B, Vn.8H
+#define XTN4H(d, n) WORD $(0x0e612800 | ((n)<<5) | (d))
+#define XTN28H(d, n) WORD $(0x4e612800 | ((n)<<5) | (d))
+#define XTN8B(d, n) WORD $(0x0e212800 | ((n)<<5) | (d))
+#define XTN216B(d, n) WORD $(0x4e212800 | ((n)<<5) | (d))
+
+// REQ requantizes the int32 lanes of V(an) in place with the scales in
+// V(sn): float32(acc)*scale rounded to nearest even (NaN to MinInt32, as
+// RoundEven), plus OutZP (V8), clamped to [Lo (V9), Hi (V10)]. V11 holds
+// MinInt32; it clobbers V1.
+#define REQ(an, a, sn) \
+	SCVTF4(an, an); \
+	FMUL4(an, an, sn); \
+	FCMEQ4(1, an, an); \
+	FCVTNS4(an, an); \
+	VBIF V1.B16, V11.B16, a.B16; \
+	VADD V8.S4, a.S4, a.S4; \
+	SMAX4(an, an, 9); \
+	SMIN4(an, an, 10)

@@ -1,0 +1,570 @@
+//go:build !purego
+
+#include "textflag.h"
+#include "go_asm.h"
+
+// Register use of qgemmAVX512 (see qgemmArgs):
+//	R14 args, SI first row of the tile, R8-R13 the tile's 6 rows of A,
+//	DI packed B, BX first column of the group, CX k offset, DX kp,
+//	AX temporary; stack: 0-40 the 6 output rows, 48-68 the 6 row terms,
+//	72 the last row index.
+//	Z0-Z23 accumulators (row r, vector v in Z(r*nv+v)), Z24-Z27 B or
+//	epilogue values, Z28 broadcast A, Z29 MaxInt32, Z30 2^31 as float32,
+//	Z31 the xor bytes. K1 masks the last vector of a group.
+
+// ROW points reg at row r of the tile (clamped to the last row) and saves
+// its output row and row term.
+#define ROW(r, reg) \
+	LEAQ r(SI), AX; \
+	CMPQ AX, 72(SP); \
+	CMOVQGT 72(SP), AX; \
+	MOVQ AX, reg; \
+	IMULQ qgemmArgs_lda(R14), reg; \
+	ADDQ qgemmArgs_a(R14), reg; \
+	MOVQ AX, DX; \
+	IMULQ qgemmArgs_ldo(R14), DX; \
+	ADDQ qgemmArgs_out(R14), DX; \
+	MOVQ DX, (r*8)(SP); \
+	MOVQ qgemmArgs_rowTerm(R14), DX; \
+	MOVL (DX)(AX*4), DX; \
+	MOVL DX, (48+r*4)(SP)
+
+// INITn sets the accumulators of row r to bias + row term.
+#define INIT4(r, a0, a1, a2, a3) \
+	VPBROADCASTD (48+r*4)(SP), Z28; \
+	VPADDD Z24, Z28, a0; \
+	VPADDD Z25, Z28, a1; \
+	VPADDD Z26, Z28, a2; \
+	VPADDD Z27, Z28, a3
+
+#define INIT3(r, a0, a1, a2) \
+	VPBROADCASTD (48+r*4)(SP), Z28; \
+	VPADDD Z24, Z28, a0; \
+	VPADDD Z25, Z28, a1; \
+	VPADDD Z26, Z28, a2
+
+#define INIT2(r, a0, a1) \
+	VPBROADCASTD (48+r*4)(SP), Z28; \
+	VPADDD Z24, Z28, a0; \
+	VPADDD Z25, Z28, a1
+
+#define INIT1(r, a0) \
+	VPBROADCASTD (48+r*4)(SP), Z28; \
+	VPADDD Z24, Z28, a0
+
+// DOTn adds 4 k of row ptr times the group's B vectors; DOTnX first XORs
+// the row's bytes.
+#define DOT4(ptr, a0, a1, a2, a3) \
+	VPBROADCASTD (ptr)(CX*1), Z28; \
+	VPDPBUSD Z24, Z28, a0; \
+	VPDPBUSD Z25, Z28, a1; \
+	VPDPBUSD Z26, Z28, a2; \
+	VPDPBUSD Z27, Z28, a3
+
+#define DOT4X(ptr, a0, a1, a2, a3) \
+	VPBROADCASTD (ptr)(CX*1), Z28; \
+	VPXORD Z31, Z28, Z28; \
+	VPDPBUSD Z24, Z28, a0; \
+	VPDPBUSD Z25, Z28, a1; \
+	VPDPBUSD Z26, Z28, a2; \
+	VPDPBUSD Z27, Z28, a3
+
+#define DOT3(ptr, a0, a1, a2) \
+	VPBROADCASTD (ptr)(CX*1), Z28; \
+	VPDPBUSD Z24, Z28, a0; \
+	VPDPBUSD Z25, Z28, a1; \
+	VPDPBUSD Z26, Z28, a2
+
+#define DOT3X(ptr, a0, a1, a2) \
+	VPBROADCASTD (ptr)(CX*1), Z28; \
+	VPXORD Z31, Z28, Z28; \
+	VPDPBUSD Z24, Z28, a0; \
+	VPDPBUSD Z25, Z28, a1; \
+	VPDPBUSD Z26, Z28, a2
+
+#define DOT2(ptr, a0, a1) \
+	VPBROADCASTD (ptr)(CX*1), Z28; \
+	VPDPBUSD Z24, Z28, a0; \
+	VPDPBUSD Z25, Z28, a1
+
+#define DOT2X(ptr, a0, a1) \
+	VPBROADCASTD (ptr)(CX*1), Z28; \
+	VPXORD Z31, Z28, Z28; \
+	VPDPBUSD Z24, Z28, a0; \
+	VPDPBUSD Z25, Z28, a1
+
+#define DOT1(ptr, a0) \
+	VPBROADCASTD (ptr)(CX*1), Z28; \
+	VPDPBUSD Z24, Z28, a0
+
+#define DOT1X(ptr, a0) \
+	VPBROADCASTD (ptr)(CX*1), Z28; \
+	VPXORD Z31, Z28, Z28; \
+	VPDPBUSD Z24, Z28, a0
+
+// EPICONST loads the epilogue's constants (Z24 is left for the scales).
+#define EPICONST \
+	VPBROADCASTD qgemmArgs_outZP(R14), Z25; \
+	VPBROADCASTD qgemmArgs_lo(R14), Z26; \
+	VPBROADCASTD qgemmArgs_hi(R14), Z27; \
+	MOVQ qgemmArgs_scale(R14), DX
+
+// REQ requantizes acc in place: float32(acc)*scale rounded to nearest even
+// (saturating like RoundEven), plus OutZP, clamped to [Lo, Hi]. Without
+// qgemmArgs.sat no product reaches 2^31, and REQN skips the saturation.
+#define REQ(acc) \
+	VCVTDQ2PS acc, acc; \
+	VMULPS Z24, acc, acc; \
+	VCMPPS $0x1d, Z30, acc, K2; \
+	VCVTPS2DQ acc, acc; \
+	VMOVDQA32 Z29, K2, acc; \
+	VPADDD Z25, acc, acc; \
+	VPMAXSD Z26, acc, acc; \
+	VPMINSD Z27, acc, acc
+
+#define REQN(acc) \
+	VCVTDQ2PS acc, acc; \
+	VMULPS Z24, acc, acc; \
+	VCVTPS2DQ acc, acc; \
+	VPADDD Z25, acc, acc; \
+	VPMAXSD Z26, acc, acc; \
+	VPMINSD Z27, acc, acc
+
+// OUT stores the 16 bytes of vector v of row r after req; OUTM only the
+// lanes in K1.
+#define OUT(req, acc, r, v) \
+	req(acc); \
+	MOVQ (r*8)(SP), AX; \
+	VPMOVDB acc, (v*16)(AX)(BX*1)
+
+#define OUTM(req, acc, r, v) \
+	req(acc); \
+	MOVQ (r*8)(SP), AX; \
+	VPMOVDB acc, K1, (v*16)(AX)(BX*1)
+
+// The group epilogues: EPIn stores the n vectors of the 6 rows.
+#define EPI4(req) \
+	SCALE(0); \
+	OUT(req, Z0, 0, 0); \
+	OUT(req, Z4, 1, 0); \
+	OUT(req, Z8, 2, 0); \
+	OUT(req, Z12, 3, 0); \
+	OUT(req, Z16, 4, 0); \
+	OUT(req, Z20, 5, 0); \
+	SCALE(1); \
+	OUT(req, Z1, 0, 1); \
+	OUT(req, Z5, 1, 1); \
+	OUT(req, Z9, 2, 1); \
+	OUT(req, Z13, 3, 1); \
+	OUT(req, Z17, 4, 1); \
+	OUT(req, Z21, 5, 1); \
+	SCALE(2); \
+	OUT(req, Z2, 0, 2); \
+	OUT(req, Z6, 1, 2); \
+	OUT(req, Z10, 2, 2); \
+	OUT(req, Z14, 3, 2); \
+	OUT(req, Z18, 4, 2); \
+	OUT(req, Z22, 5, 2); \
+	SCALEM(3); \
+	OUTM(req, Z3, 0, 3); \
+	OUTM(req, Z7, 1, 3); \
+	OUTM(req, Z11, 2, 3); \
+	OUTM(req, Z15, 3, 3); \
+	OUTM(req, Z19, 4, 3); \
+	OUTM(req, Z23, 5, 3)
+
+#define EPI3(req) \
+	SCALE(0); \
+	OUT(req, Z0, 0, 0); \
+	OUT(req, Z3, 1, 0); \
+	OUT(req, Z6, 2, 0); \
+	OUT(req, Z9, 3, 0); \
+	OUT(req, Z12, 4, 0); \
+	OUT(req, Z15, 5, 0); \
+	SCALE(1); \
+	OUT(req, Z1, 0, 1); \
+	OUT(req, Z4, 1, 1); \
+	OUT(req, Z7, 2, 1); \
+	OUT(req, Z10, 3, 1); \
+	OUT(req, Z13, 4, 1); \
+	OUT(req, Z16, 5, 1); \
+	SCALEM(2); \
+	OUTM(req, Z2, 0, 2); \
+	OUTM(req, Z5, 1, 2); \
+	OUTM(req, Z8, 2, 2); \
+	OUTM(req, Z11, 3, 2); \
+	OUTM(req, Z14, 4, 2); \
+	OUTM(req, Z17, 5, 2)
+
+#define EPI2(req) \
+	SCALE(0); \
+	OUT(req, Z0, 0, 0); \
+	OUT(req, Z2, 1, 0); \
+	OUT(req, Z4, 2, 0); \
+	OUT(req, Z6, 3, 0); \
+	OUT(req, Z8, 4, 0); \
+	OUT(req, Z10, 5, 0); \
+	SCALEM(1); \
+	OUTM(req, Z1, 0, 1); \
+	OUTM(req, Z3, 1, 1); \
+	OUTM(req, Z5, 2, 1); \
+	OUTM(req, Z7, 3, 1); \
+	OUTM(req, Z9, 4, 1); \
+	OUTM(req, Z11, 5, 1)
+
+#define EPI1(req) \
+	SCALEM(0); \
+	OUTM(req, Z0, 0, 0); \
+	OUTM(req, Z1, 1, 0); \
+	OUTM(req, Z2, 2, 0); \
+	OUTM(req, Z3, 3, 0); \
+	OUTM(req, Z4, 4, 0); \
+	OUTM(req, Z5, 5, 0)
+
+// SCALE loads the scales of vector v of the group; SCALEM only the lanes
+// in K1.
+#define SCALE(v) VMOVUPS (v*64)(DX)(BX*4), Z24
+#define SCALEM(v) VMOVUPS.Z (v*64)(DX)(BX*4), K1, Z24
+#define BIAS(v, z) VMOVDQU32 (v*64)(AX)(BX*4), z
+#define BIASM(v, z) VMOVDQU32.Z (v*64)(AX)(BX*4), K1, z
+
+// func qgemmAVX512(p *qgemmArgs)
+TEXT ·qgemmAVX512(SB), NOSPLIT, $80-8
+	MOVQ p+0(FP), R14
+	MOVQ qgemmArgs_m(R14), AX
+	DECQ AX
+	MOVQ AX, 72(SP)
+	VPBROADCASTD qgemmArgs_xor(R14), Z31
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z29
+	MOVL $0x4f000000, AX
+	VPBROADCASTD AX, Z30
+	XORL SI, SI
+
+tile:
+	ROW(0, R8)
+	ROW(1, R9)
+	ROW(2, R10)
+	ROW(3, R11)
+	ROW(4, R12)
+	ROW(5, R13)
+	MOVQ qgemmArgs_b(R14), DI
+	XORL BX, BX
+
+group:
+	// K1 = lanes of the group's last vector that hold columns.
+	MOVQ qgemmArgs_n(R14), AX
+	SUBQ BX, AX
+	MOVQ AX, CX
+	MOVL $64, DX
+	CMPQ CX, DX
+	CMOVQGT DX, CX
+	DECQ CX
+	ANDQ $15, CX
+	NEGQ CX
+	ADDQ $15, CX
+	MOVL $0xffff, DX
+	SHRL CX, DX
+	KMOVW DX, K1
+	XORL CX, CX
+	MOVQ qgemmArgs_kp(R14), DX
+	CMPQ AX, $48
+	JGT  g4
+	CMPQ AX, $32
+	JGT  g3
+	CMPQ AX, $16
+	JGT  g2
+	JMP  g1
+
+g4:
+	MOVQ qgemmArgs_bias(R14), AX
+	BIAS(0, Z24)
+	BIAS(1, Z25)
+	BIAS(2, Z26)
+	BIASM(3, Z27)
+	INIT4(0, Z0, Z1, Z2, Z3)
+	INIT4(1, Z4, Z5, Z6, Z7)
+	INIT4(2, Z8, Z9, Z10, Z11)
+	INIT4(3, Z12, Z13, Z14, Z15)
+	INIT4(4, Z16, Z17, Z18, Z19)
+	INIT4(5, Z20, Z21, Z22, Z23)
+	CMPL qgemmArgs_xor(R14), $0
+	JNE  g4x
+
+g4k:
+	VMOVDQU32 (DI), Z24
+	VMOVDQU32 64(DI), Z25
+	VMOVDQU32 128(DI), Z26
+	VMOVDQU32 192(DI), Z27
+	ADDQ $256, DI
+	DOT4(R8, Z0, Z1, Z2, Z3)
+	DOT4(R9, Z4, Z5, Z6, Z7)
+	DOT4(R10, Z8, Z9, Z10, Z11)
+	DOT4(R11, Z12, Z13, Z14, Z15)
+	DOT4(R12, Z16, Z17, Z18, Z19)
+	DOT4(R13, Z20, Z21, Z22, Z23)
+	ADDQ $4, CX
+	CMPQ CX, DX
+	JLT  g4k
+	JMP  g4out
+
+g4x:
+	VMOVDQU32 (DI), Z24
+	VMOVDQU32 64(DI), Z25
+	VMOVDQU32 128(DI), Z26
+	VMOVDQU32 192(DI), Z27
+	ADDQ $256, DI
+	DOT4X(R8, Z0, Z1, Z2, Z3)
+	DOT4X(R9, Z4, Z5, Z6, Z7)
+	DOT4X(R10, Z8, Z9, Z10, Z11)
+	DOT4X(R11, Z12, Z13, Z14, Z15)
+	DOT4X(R12, Z16, Z17, Z18, Z19)
+	DOT4X(R13, Z20, Z21, Z22, Z23)
+	ADDQ $4, CX
+	CMPQ CX, DX
+	JLT  g4x
+
+g4out:
+	EPICONST
+	CMPB qgemmArgs_sat(R14), $0
+	JNE  g4outsat
+	EPI4(REQN)
+	JMP  g4outdone
+
+g4outsat:
+	EPI4(REQ)
+
+g4outdone:
+	ADDQ $64, BX
+	CMPQ BX, qgemmArgs_n(R14)
+	JLT  group
+	JMP  next
+
+g3:
+	MOVQ qgemmArgs_bias(R14), AX
+	BIAS(0, Z24)
+	BIAS(1, Z25)
+	BIASM(2, Z26)
+	INIT3(0, Z0, Z1, Z2)
+	INIT3(1, Z3, Z4, Z5)
+	INIT3(2, Z6, Z7, Z8)
+	INIT3(3, Z9, Z10, Z11)
+	INIT3(4, Z12, Z13, Z14)
+	INIT3(5, Z15, Z16, Z17)
+	CMPL qgemmArgs_xor(R14), $0
+	JNE  g3x
+
+g3k:
+	VMOVDQU32 (DI), Z24
+	VMOVDQU32 64(DI), Z25
+	VMOVDQU32 128(DI), Z26
+	ADDQ $192, DI
+	DOT3(R8, Z0, Z1, Z2)
+	DOT3(R9, Z3, Z4, Z5)
+	DOT3(R10, Z6, Z7, Z8)
+	DOT3(R11, Z9, Z10, Z11)
+	DOT3(R12, Z12, Z13, Z14)
+	DOT3(R13, Z15, Z16, Z17)
+	ADDQ $4, CX
+	CMPQ CX, DX
+	JLT  g3k
+	JMP  g3out
+
+g3x:
+	VMOVDQU32 (DI), Z24
+	VMOVDQU32 64(DI), Z25
+	VMOVDQU32 128(DI), Z26
+	ADDQ $192, DI
+	DOT3X(R8, Z0, Z1, Z2)
+	DOT3X(R9, Z3, Z4, Z5)
+	DOT3X(R10, Z6, Z7, Z8)
+	DOT3X(R11, Z9, Z10, Z11)
+	DOT3X(R12, Z12, Z13, Z14)
+	DOT3X(R13, Z15, Z16, Z17)
+	ADDQ $4, CX
+	CMPQ CX, DX
+	JLT  g3x
+
+g3out:
+	EPICONST
+	CMPB qgemmArgs_sat(R14), $0
+	JNE  g3outsat
+	EPI3(REQN)
+	JMP  g3outdone
+
+g3outsat:
+	EPI3(REQ)
+
+g3outdone:
+	JMP  next
+
+g2:
+	MOVQ qgemmArgs_bias(R14), AX
+	BIAS(0, Z24)
+	BIASM(1, Z25)
+	INIT2(0, Z0, Z1)
+	INIT2(1, Z2, Z3)
+	INIT2(2, Z4, Z5)
+	INIT2(3, Z6, Z7)
+	INIT2(4, Z8, Z9)
+	INIT2(5, Z10, Z11)
+	CMPL qgemmArgs_xor(R14), $0
+	JNE  g2x
+
+g2k:
+	VMOVDQU32 (DI), Z24
+	VMOVDQU32 64(DI), Z25
+	ADDQ $128, DI
+	DOT2(R8, Z0, Z1)
+	DOT2(R9, Z2, Z3)
+	DOT2(R10, Z4, Z5)
+	DOT2(R11, Z6, Z7)
+	DOT2(R12, Z8, Z9)
+	DOT2(R13, Z10, Z11)
+	ADDQ $4, CX
+	CMPQ CX, DX
+	JLT  g2k
+	JMP  g2out
+
+g2x:
+	VMOVDQU32 (DI), Z24
+	VMOVDQU32 64(DI), Z25
+	ADDQ $128, DI
+	DOT2X(R8, Z0, Z1)
+	DOT2X(R9, Z2, Z3)
+	DOT2X(R10, Z4, Z5)
+	DOT2X(R11, Z6, Z7)
+	DOT2X(R12, Z8, Z9)
+	DOT2X(R13, Z10, Z11)
+	ADDQ $4, CX
+	CMPQ CX, DX
+	JLT  g2x
+
+g2out:
+	EPICONST
+	CMPB qgemmArgs_sat(R14), $0
+	JNE  g2outsat
+	EPI2(REQN)
+	JMP  g2outdone
+
+g2outsat:
+	EPI2(REQ)
+
+g2outdone:
+	JMP  next
+
+g1:
+	MOVQ qgemmArgs_bias(R14), AX
+	BIASM(0, Z24)
+	INIT1(0, Z0)
+	INIT1(1, Z1)
+	INIT1(2, Z2)
+	INIT1(3, Z3)
+	INIT1(4, Z4)
+	INIT1(5, Z5)
+	CMPL qgemmArgs_xor(R14), $0
+	JNE  g1x
+
+g1k:
+	VMOVDQU32 (DI), Z24
+	ADDQ $64, DI
+	DOT1(R8, Z0)
+	DOT1(R9, Z1)
+	DOT1(R10, Z2)
+	DOT1(R11, Z3)
+	DOT1(R12, Z4)
+	DOT1(R13, Z5)
+	ADDQ $4, CX
+	CMPQ CX, DX
+	JLT  g1k
+	JMP  g1out
+
+g1x:
+	VMOVDQU32 (DI), Z24
+	ADDQ $64, DI
+	DOT1X(R8, Z0)
+	DOT1X(R9, Z1)
+	DOT1X(R10, Z2)
+	DOT1X(R11, Z3)
+	DOT1X(R12, Z4)
+	DOT1X(R13, Z5)
+	ADDQ $4, CX
+	CMPQ CX, DX
+	JLT  g1x
+
+g1out:
+	EPICONST
+	CMPB qgemmArgs_sat(R14), $0
+	JNE  g1outsat
+	EPI1(REQN)
+	JMP  g1outdone
+
+g1outsat:
+	EPI1(REQ)
+
+g1outdone:
+
+next:
+	ADDQ $6, SI
+	CMPQ SI, qgemmArgs_m(R14)
+	JLT  tile
+	VZEROUPPER
+	RET
+
+// func rowSumsAVX512(a *byte, lda, m, k int, xor uint32, mul int32, dst *int32)
+TEXT ·rowSumsAVX512(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), BX
+	MOVQ m+16(FP), R8
+	MOVQ k+24(FP), R9
+	MOVL xor+32(FP), AX
+	VPBROADCASTD AX, Z31
+	MOVL mul+36(FP), R10
+	MOVQ dst+40(FP), DI
+	// K1 = the bytes of the last partial 64-byte chunk.
+	MOVQ R9, CX
+	ANDQ $63, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVQ AX, K1
+	MOVQ R9, DX
+	ANDQ $-64, DX
+	VPXORD Z30, Z30, Z30
+
+rsrow:
+	VPXORD Z0, Z0, Z0
+	XORL CX, CX
+	CMPQ CX, DX
+	JGE  rstail
+
+rschunk:
+	VMOVDQU8 (SI)(CX*1), Z1
+	VPXORD Z31, Z1, Z1
+	VPSADBW Z30, Z1, Z1
+	VPADDQ Z1, Z0, Z0
+	ADDQ $64, CX
+	CMPQ CX, DX
+	JLT  rschunk
+
+rstail:
+	VMOVDQU8.Z (SI)(CX*1), K1, Z1
+	VPXORD Z31, Z1, Z1
+	VMOVDQU8.Z Z1, K1, Z1
+	VPSADBW Z30, Z1, Z1
+	VPADDQ Z1, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPADDQ Y1, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDQ X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDQ X1, X0, X0
+	VMOVQ X0, AX
+	IMULL R10, AX
+	MOVL AX, (DI)
+	ADDQ $4, DI
+	ADDQ BX, SI
+	DECQ R8
+	JNZ  rsrow
+	VZEROUPPER
+	RET
