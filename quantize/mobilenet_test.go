@@ -18,11 +18,12 @@ const (
 	mobilenetCalibration = 200
 	mobilenetEval        = 100 // a bigger run is in the report
 	// minAgreement is what the CI test requires of int8 top-1 agreement
-	// with the float model on the eval photos. The goal was 95%; int8
-	// quantization of this model measures about 89-90% (Google's own
-	// quantization-aware-trained int8 MobileNet V1 0.25 agrees 75% with the
-	// float one on these photos), so the test holds the measured level.
-	minAgreement = 0.85
+	// with the float model on the eval photos. The goal was 95%; this model
+	// measures 94% on these 100 photos and 89.4% on 1000 others (Google's
+	// own quantization-aware-trained int8 MobileNet V1 0.25 agrees 75% with
+	// the float one on these photos): the test holds the measured level,
+	// with a margin of a few photos.
+	minAgreement = 0.88
 	// maxSizeRatio bounds the quantized file against the float one. The
 	// weights alone are 0.25x; per-channel parameters (a float32 scale and
 	// an int64 zero point per channel, for weights and biases) add 0.06x on
