@@ -85,10 +85,11 @@ bench:
 
 # A short run of every fuzz target; the corpus lives in testdata/fuzz.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./tflite/
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 100x ./tflite/
 	$(GO) test -run '^$$' -fuzz FuzzParseCommand -fuzztime 60s ./mqtt/
 	$(GO) test -run '^$$' -fuzz FuzzMJPEGParts -fuzztime 60s ./camera/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./modelpkg/
+	$(GO) test -run '^$$' -fuzz FuzzQuantize -fuzztime 60s ./quantize/
 
 clean:
 	rm -rf bin
