@@ -11,7 +11,13 @@ QEMU    ?= qemu-aarch64-static
 GOCV_ENV := CGO_CPPFLAGS=-I/usr/include/opencv4 CGO_LDFLAGS="-lopencv_core -lopencv_imgproc -lopencv_imgcodecs -lopencv_videoio -lopencv_highgui -lopencv_objdetect -lopencv_dnn -lopencv_features2d -lopencv_calib3d -lopencv_photo -lopencv_video -lopencv_flann"
 GOCV_TAGS := gocv,customenv
 
-.PHONY: all build build-gocv run test test-gocv test-arm64 vet cross dist bench fuzz clean
+# The TensorFlow Lite C backend (-tags tflitec) builds against the headers
+# in engines/tflitec/standin/include; its tests run on a stand-in C library
+# over our own engine (see docs/tflite-c.md).
+STANDIN     := $(CURDIR)/bin/tflite-standin
+TFLITEC_ENV := CGO_ENABLED=1 CGO_CFLAGS="-I$(CURDIR)/engines/tflitec/standin/include" CGO_LDFLAGS="-L$(STANDIN)/lib -Wl,-rpath,$(STANDIN)/lib"
+
+.PHONY: all build build-gocv run test test-gocv test-tflitec test-arm64 vet cross dist bench fuzz clean
 
 all: build
 
@@ -32,6 +38,7 @@ run:
 test: vet
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) test-gocv
+	$(MAKE) test-tflitec
 	$(MAKE) test-arm64
 	$(MAKE) cross
 
@@ -45,6 +52,12 @@ test-gocv:
 
 vet:
 	$(GO) vet ./...
+
+test-tflitec:
+	engines/tflitec/standin/build.sh $(STANDIN)
+	$(TFLITEC_ENV) $(GO) vet -tags tflitec ./engines/... ./cmd/edgeclass/
+	$(TFLITEC_ENV) $(GO) test -count=1 -tags tflitec ./engines/... ./cmd/edgeclass/
+	$(TFLITEC_ENV) $(GO) test -count=1 -tags tflitec -run TFLiteC -v ./agent/
 
 # The inference engine and preprocessing on arm64 (portable and NEON
 # kernels), under qemu.
@@ -72,10 +85,11 @@ bench:
 
 # A short run of every fuzz target; the corpus lives in testdata/fuzz.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./tflite/
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 100x ./tflite/
 	$(GO) test -run '^$$' -fuzz FuzzParseCommand -fuzztime 60s ./mqtt/
 	$(GO) test -run '^$$' -fuzz FuzzMJPEGParts -fuzztime 60s ./camera/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./modelpkg/
+	$(GO) test -run '^$$' -fuzz FuzzQuantize -fuzztime 60s ./quantize/
 
 clean:
 	rm -rf bin

@@ -20,6 +20,7 @@ import (
 	"github.com/edgeclass/edgeclass/agent/demomodel"
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/classify"
+	"github.com/edgeclass/edgeclass/engines"
 	"github.com/edgeclass/edgeclass/modelstore"
 	"github.com/edgeclass/edgeclass/mqtt"
 )
@@ -44,6 +45,8 @@ type Agent struct {
 
 	trustedKeys []ed25519.PublicKey
 	updates     *updater
+	newEngine   classify.NewEngineFunc
+	engine      engines.Info
 	pipe        *pipeline
 	health      health
 
@@ -119,6 +122,16 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	for _, r := range a.store.Recovered {
 		log.Warn("model store recovered", "what", r)
 	}
+	if a.newEngine, a.engine, err = engines.Select(cfg.Engine, log); err != nil {
+		return nil, err
+	}
+	log.Info("inference engine", "engine", a.engine.String())
+	a.metrics.reg.MustRegister(engines.NewCollector(a.engine, func() (engines.Placement, bool) {
+		if lm := a.Model(); lm != nil {
+			return lm.Placement, lm.Placement.Ops > 0
+		}
+		return engines.Placement{}, false
+	}))
 	lm, err := a.initialModel()
 	if err != nil {
 		return nil, err
@@ -202,7 +215,7 @@ func (a *Agent) initialModel() (*LoadedModel, error) {
 // classifyOptions are the options every model of this agent runs with.
 func (a *Agent) classifyOptions() classify.Options {
 	cfg := a.config()
-	opts := classify.Options{Threads: cfg.Threads}
+	opts := classify.Options{Threads: cfg.Threads, NewEngine: a.newEngine}
 	opts.Fit, _ = camera.ParseFit(cfg.Fit)
 	return opts
 }
@@ -210,8 +223,12 @@ func (a *Agent) classifyOptions() classify.Options {
 // Model returns the model in use.
 func (a *Agent) Model() *LoadedModel { return a.model.Load() }
 
+// setModel switches to lm; the model it replaces is closed once the
+// pipeline and HTTP requests have let go of it.
 func (a *Agent) setModel(lm *LoadedModel) {
-	a.model.Store(lm)
+	if old := a.model.Swap(lm); old != nil && old != lm {
+		old.Retire()
+	}
 	a.metrics.setModel(lm)
 	select {
 	case a.kick <- struct{}{}:
@@ -288,6 +305,11 @@ func (a *Agent) Status() Status {
 	st.DeviceID, st.Started, st.Broker = a.config().DeviceID, a.started, a.BrokerURL()
 	lm := a.Model()
 	st.Model = ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
+	st.Engine = a.engine
+	if lm.Placement.Ops > 0 {
+		p := lm.Placement
+		st.Placement = &p
+	}
 	connected, _ := a.pub.Connected()
 	st.MQTT = connected
 	st.OutboxSize = a.pub.Counts().Pending

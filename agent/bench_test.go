@@ -3,8 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -35,25 +33,30 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	engineFPS := 1000 / st.Median
 
-	cfg := DefaultConfig()
-	cfg.DeviceID, cfg.StateDir, cfg.Model = "bench", b.TempDir(), model
-	cfg.Source, cfg.FPS = "file:"+photo, 1000
-	cfg.HTTP.Addr, cfg.MQTT.Listen = "", "127.0.0.1:0"
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
+	fmt.Printf("\nmodel mobilenet_v2_1.0_224_quant, 1 thread\n")
+	fmt.Printf("%-34s %8.2f frames/s (median %.1f ms)\n", "engine alone", engineFPS, st.Median)
+	for _, src := range []struct{ name, spec string }{
+		{"pipeline, test pattern 640x480", "testpattern"},
+		{"pipeline, 1280x720 JPEG file", "file:" + photo},
+	} {
+		cfg := DefaultConfig()
+		cfg.DeviceID, cfg.StateDir, cfg.Model = "bench", b.TempDir(), model
+		cfg.Source, cfg.FPS = src.spec, 1000
+		cfg.HTTP.Addr, cfg.MQTT.Listen = "", "127.0.0.1:0"
+		a, err := New(cfg, quietLog())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), seconds*time.Second)
+		start := time.Now()
+		a.Run(ctx)
+		cancel()
+		frames := a.Status().Frames
+		fps := float64(frames) / time.Since(start).Seconds()
+		l := a.pipe.takeLatency()
+		fmt.Printf("%-34s %8.2f frames/s, ratio to engine %.2f (per frame: capture %.1f ms, preprocess %.1f ms, inference %.1f ms)\n",
+			src.name, fps, fps/engineFPS, l.Capture, l.Preprocess, l.Inference)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), seconds*time.Second)
-	defer cancel()
-	start := time.Now()
-	a.Run(ctx)
-	frames := a.Status().Frames
-	pipelineFPS := float64(frames) / time.Since(start).Seconds()
-
-	fmt.Printf("\nmodel %s, 1 thread, %s source (1280x720 JPEG)\n", "mobilenet_v2_1.0_224_quant", "file")
-	fmt.Printf("engine alone:   %7.2f frames/s (median %.1f ms)\n", engineFPS, st.Median)
-	fmt.Printf("whole pipeline: %7.2f frames/s (%d frames in %ds)\n", pipelineFPS, frames, seconds)
-	fmt.Printf("pipeline/engine ratio: %.2f\n", pipelineFPS/engineFPS)
 	fmt.Printf("peak RSS: %s\n", peakRSS())
 }
 

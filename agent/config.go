@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgeclass/edgeclass/camera"
+	"github.com/edgeclass/edgeclass/engines"
 	"github.com/edgeclass/edgeclass/internal/conf"
 	"github.com/edgeclass/edgeclass/modelpkg"
 	"github.com/edgeclass/edgeclass/mqtt"
@@ -35,6 +36,7 @@ type Config struct {
 	HTTP    HTTPConfig        `yaml:"http"`
 	Events  mqtt.PolicyConfig `yaml:"events"`
 	Updates UpdatesConfig     `yaml:"updates"`
+	Engine  engines.Config    `yaml:"engine"`
 }
 
 // UpdatesConfig says which pushed models the device accepts and how long a
@@ -75,6 +77,7 @@ func DefaultConfig() Config {
 		HTTP:    HTTPConfig{Addr: ":8080"},
 		Events:  mqtt.DefaultPolicyConfig(),
 		Updates: UpdatesConfig{Trial: time.Minute},
+		Engine:  engines.DefaultConfig(),
 	}
 }
 
@@ -208,6 +211,9 @@ func (c *Config) Validate() error {
 		if _, err := modelpkg.LoadPublicKey(k); err != nil {
 			bad("updates.trusted_keys", "%v", err)
 		}
+	}
+	if err := c.Engine.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Updates.Trial < 0 {
 		bad("updates.trial", "%s is negative", c.Updates.Trial)

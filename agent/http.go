@@ -12,29 +12,32 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgeclass/edgeclass/classify"
+	"github.com/edgeclass/edgeclass/engines"
 )
 
 // Status is what the agent shows on its status page and /status.json.
 type Status struct {
-	DeviceID   string            `json:"device_id"`
-	Model      ModelStatus       `json:"model"`
-	Label      string            `json:"label"`
-	Score      float32           `json:"score"`
-	Top        []classify.Result `json:"top"`
-	Seq        uint64            `json:"seq"`
-	Frames     uint64            `json:"frames"`
-	Dropped    uint64            `json:"dropped"`
-	FPS        float64           `json:"fps"`
-	LastFrame  time.Time         `json:"last_frame"`
-	Started    time.Time         `json:"started"`
-	Source     string            `json:"source"`
-	SourceErr  string            `json:"source_error,omitempty"`
-	MQTT       bool              `json:"mqtt_connected"`
-	Broker     string            `json:"broker"`
-	InferMS    float64           `json:"inference_ms"`
-	Healthy    bool              `json:"healthy"`
-	Unhealthy  string            `json:"unhealthy_reason,omitempty"`
-	OutboxSize int               `json:"outbox_events"`
+	DeviceID   string             `json:"device_id"`
+	Model      ModelStatus        `json:"model"`
+	Label      string             `json:"label"`
+	Score      float32            `json:"score"`
+	Top        []classify.Result  `json:"top"`
+	Seq        uint64             `json:"seq"`
+	Frames     uint64             `json:"frames"`
+	Dropped    uint64             `json:"dropped"`
+	FPS        float64            `json:"fps"`
+	LastFrame  time.Time          `json:"last_frame"`
+	Started    time.Time          `json:"started"`
+	Source     string             `json:"source"`
+	SourceErr  string             `json:"source_error,omitempty"`
+	MQTT       bool               `json:"mqtt_connected"`
+	Broker     string             `json:"broker"`
+	InferMS    float64            `json:"inference_ms"`
+	Healthy    bool               `json:"healthy"`
+	Unhealthy  string             `json:"unhealthy_reason,omitempty"`
+	OutboxSize int                `json:"outbox_events"`
+	Engine     engines.Info       `json:"engine"`
+	Placement  *engines.Placement `json:"placement,omitempty"`
 }
 
 // ModelStatus names the model in use.

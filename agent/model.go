@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/edgeclass/edgeclass/classify"
+	"github.com/edgeclass/edgeclass/engines"
 	"github.com/edgeclass/edgeclass/tflite"
 )
 
@@ -22,9 +23,13 @@ type LoadedModel struct {
 	Path    string
 	Labels  []string
 
-	opts classify.Options
-	mu   sync.Mutex
-	idle []*classify.Classifier // classifiers not in use, for HTTP requests
+	// Placement says where the model's operators run (C backend).
+	Placement engines.Placement
+
+	opts    classify.Options
+	mu      sync.Mutex
+	idle    []*classify.Classifier // classifiers not in use
+	retired bool                   // replaced: classifiers are closed on release
 }
 
 // LoadModel reads a model file. Labels come from labelsPath when set, else
@@ -72,6 +77,7 @@ func NewLoadedModel(data []byte, name, path, labelsPath string, opts classify.Op
 	if err != nil {
 		return nil, err
 	}
+	lm.Placement, _ = engines.PlacementOf(c.Engine())
 	lm.Release(c)
 	return lm, nil
 }
@@ -98,9 +104,22 @@ func (lm *LoadedModel) Acquire() (*classify.Classifier, error) {
 func (lm *LoadedModel) Release(c *classify.Classifier) {
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
-	if len(lm.idle) < 4 {
+	if len(lm.idle) < 4 && !lm.retired {
 		lm.idle = append(lm.idle, c)
 		return
 	}
 	c.Close()
+}
+
+// Retire closes the idle classifiers of a model that is no longer used,
+// and those in use as they are released (engines over C libraries hold
+// memory and, for the test stand-in, processes).
+func (lm *LoadedModel) Retire() {
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	lm.retired = true
+	for _, c := range lm.idle {
+		c.Close()
+	}
+	lm.idle = nil
 }

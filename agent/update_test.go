@@ -3,8 +3,13 @@ package agent
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -258,4 +263,62 @@ func TestRollbackOnFailedTrial(t *testing.T) {
 		t.Fatalf("after rollback the agent runs %s %s (store %+v)", lm.Name, lm.Version, r.agent.store.State())
 	}
 	r.waitVersion(t, "1", 5*time.Second)
+}
+
+// TestResumeAndURL resumes an interrupted transfer (only the missing
+// chunks travel again) and installs a package by URL.
+func TestResumeAndURL(t *testing.T) {
+	r := newUpdateRig(t, "", time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pkg, err := modelpkg.Build(demoVariant(t, "4", nil), "demo", "4", nil, "", r.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(pkg)
+	digest := hex.EncodeToString(sum[:])
+	const chunk = 1024
+	begin := map[string]any{"transfer": "t1", "size": len(pkg), "sha256": digest, "chunk_size": chunk}
+	if _, err := r.ctl.Call(ctx, "test-cam", "model.begin", begin); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 1; i++ { // the connection "drops" after one chunk
+		data := pkg[i*chunk : (i+1)*chunk]
+		cs := sha256.Sum256(data)
+		if _, err := r.ctl.Call(ctx, "test-cam", "model.chunk", map[string]any{"transfer": "t1", "index": i,
+			"data": base64.StdEncoding.EncodeToString(data), "sha256": hex.EncodeToString(cs[:])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.ctl.Call(ctx, "test-cam", "model.install", map[string]any{"transfer": "t1"}); err == nil || !strings.Contains(err.Error(), "incomplete") {
+		t.Fatalf("install of an incomplete transfer: %v", err)
+	}
+	raw, err := r.ctl.Call(ctx, "test-cam", "model.begin", begin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st TransferState
+	json.Unmarshal(raw, &st)
+	if st.Chunks < 2 || st.Received != 1 || len(st.Missing) != st.Chunks-1 {
+		t.Fatalf("resumed transfer: %+v", st)
+	}
+	var sent []float64
+	res := r.ctl.Push(ctx, "test-cam", pkg, control.PushOptions{ChunkSize: chunk, Transfer: "t1",
+		Progress: func(_ string, f float64) { sent = append(sent, f) }})
+	if !res.OK || res.Model.Version != "4" || len(sent) != st.Chunks-1 {
+		t.Fatalf("resumed push: %+v, %d chunks sent of %d", res, len(sent), st.Chunks)
+	}
+
+	// By URL: the device downloads the package and checks its hash.
+	pkg5, _ := modelpkg.Build(demoVariant(t, "5", nil), "demo", "5", nil, "", r.key)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(pkg5) }))
+	defer srv.Close()
+	sum5 := sha256.Sum256(pkg5)
+	if _, err := r.ctl.Call(ctx, "test-cam", "model.install", map[string]any{"url": srv.URL, "sha256": digest}); err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("a download with the wrong hash: %v", err)
+	}
+	if _, err := r.ctl.Call(ctx, "test-cam", "model.install", map[string]any{"url": srv.URL, "sha256": hex.EncodeToString(sum5[:])}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitVersion(t, "5", 5*time.Second)
 }

@@ -194,8 +194,7 @@ func (s *InputSpec) fill(t *tflite.Tensor, pix []byte, step int) {
 	if s.Channels == 1 {
 		for i := range n {
 			p := pix[step*i : step*i+3]
-			// Conversions keep arm64 from fusing: every architecture rounds alike.
-			v := uint8(math.Round(float64(0.299*float64(p[0])) + float64(0.587*float64(p[1])) + float64(0.114*float64(p[2]))))
+			v := luma(p[0], p[1], p[2])
 			if f != nil {
 				f[i] = lut[0][v]
 			} else {
@@ -218,6 +217,13 @@ func (s *InputSpec) fill(t *tflite.Tensor, pix []byte, step int) {
 			o[0], o[1], o[2] = lutB[0][p[r]], lutB[1][p[1]], lutB[2][p[b]]
 		}
 	}
+}
+
+// luma is the grey value of an RGB pixel (ITU-R BT.601 weights). The
+// conversions keep arm64 from fusing multiply and add, so every
+// architecture rounds alike.
+func luma(r, g, b uint8) uint8 {
+	return uint8(math.Round(float64(0.299*float64(r)) + float64(0.587*float64(g)) + float64(0.114*float64(b))))
 }
 
 // quantize maps pixel value v of channel c to an 8-bit input value.

@@ -229,7 +229,7 @@ func TestFillConversions(t *testing.T) {
 		{"person_detect_int8_96x96.tflite", false, func(s *InputSpec, r, g, b uint8, ch int) float64 {
 			// Scale 1/127.5 and zero point -1 quantize (grey-127.5)/127.5
 			// as grey-128: the pixels are passed as they are, minus 128.
-			return math.Round(0.299*float64(r)+0.587*float64(g)+0.114*float64(b)) - 128
+			return float64(luma(r, g, b)) - 128
 		}},
 		{"automl_labeler_model.tflite", false, func(s *InputSpec, r, g, b uint8, ch int) float64 {
 			return float64([]uint8{r, g, b}[ch]) // uint8: raw pixels whatever the metadata says

@@ -6,7 +6,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"os"
+
+	"github.com/edgeclass/edgeclass/internal/pemfile"
 )
 
 // GenerateKey writes a new ed25519 key pair as PEM: the private key to
@@ -24,31 +25,18 @@ func GenerateKey(path string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeNew(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := pemfile.WriteNew(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeNew(path+".pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
+	if err := pemfile.WriteNew(path+".pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
 		return nil, err
 	}
 	return pub, nil
 }
 
-// writeNew refuses to overwrite an existing key.
-func writeNew(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // LoadPrivateKey reads a PEM ed25519 private key.
 func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
-	block, err := readPEM(path, "PRIVATE KEY")
+	block, err := pemfile.Read(path, "PRIVATE KEY")
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +53,7 @@ func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
 
 // LoadPublicKey reads a PEM ed25519 public key.
 func LoadPublicKey(path string) (ed25519.PublicKey, error) {
-	block, err := readPEM(path, "PUBLIC KEY")
+	block, err := pemfile.Read(path, "PUBLIC KEY")
 	if err != nil {
 		return nil, err
 	}
@@ -78,16 +66,4 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("%s: not an ed25519 key", path)
 	}
 	return pub, nil
-}
-
-func readPEM(path, typ string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != typ {
-		return nil, fmt.Errorf("%s: no PEM %q block", path, typ)
-	}
-	return block.Bytes, nil
 }

@@ -19,14 +19,8 @@ type unary struct {
 }
 
 func prepareUnary(c *opContext) (kernel, error) {
-	if err := c.arity(1, 1, 1); err != nil {
-		return nil, err
-	}
-	in, out := c.in(0), c.out(0)
-	if err := checkTypes(floatOrQuant, in, out); err != nil {
-		return nil, err
-	}
-	if err := checkShape(out, in.def.Shape); err != nil {
+	in, out, err := c.unaryIO()
+	if err != nil {
 		return nil, err
 	}
 	var f func(float32) float32
@@ -64,11 +58,7 @@ func prepareUnary(c *opContext) (kernel, error) {
 		k.in, k.out = in.Float32s(), out.Float32s()
 		return k, nil
 	}
-	inQ, err := perTensor(in)
-	if err != nil {
-		return nil, err
-	}
-	outQ, err := perTensor(out)
+	inQ, outQ, err := inOutQuant(in, out)
 	if err != nil {
 		return nil, err
 	}
@@ -231,18 +221,12 @@ type softmax struct {
 }
 
 func prepareSoftmax(c *opContext) (kernel, error) {
-	if err := c.arity(1, 1, 1); err != nil {
+	in, out, err := c.unaryIO()
+	if err != nil {
 		return nil, err
 	}
 	o, err := options[SoftmaxOptions](c, false)
 	if err != nil {
-		return nil, err
-	}
-	in, out := c.in(0), c.out(0)
-	if err := checkTypes(floatOrQuant, in, out); err != nil {
-		return nil, err
-	}
-	if err := checkShape(out, in.def.Shape); err != nil {
 		return nil, err
 	}
 	if len(in.def.Shape) == 0 {
@@ -257,11 +241,7 @@ func prepareSoftmax(c *opContext) (kernel, error) {
 		k.in, k.out = in.Float32s(), out.Float32s()
 		return k, nil
 	}
-	inQ, err := perTensor(in)
-	if err != nil {
-		return nil, err
-	}
-	outQ, err := perTensor(out)
+	inQ, outQ, err := inOutQuant(in, out)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,16 @@ type fbBuilder struct {
 
 	fields   []int // offset of each field of the open table, 0 when absent
 	objStart int   // size when the open table began
+
+	// vectors maps the bytes of each vector written to its offset, so an
+	// identical vector (the all-zero zero points of every per-channel
+	// layer) is written once and shared.
+	vectors map[vectorKey]int
+}
+
+type vectorKey struct {
+	elemSize, align int
+	data            string
 }
 
 func newFBBuilder(capacity int) *fbBuilder {
@@ -62,10 +72,20 @@ func (b *fbBuilder) putRef(target int) {
 // vector writes n elements of elemSize bytes, aligned to align, filled by
 // fill (which gets the element bytes in order), and returns its offset.
 func (b *fbBuilder) vector(n, elemSize, align int, fill func(dst []byte)) int {
+	data := make([]byte, n*elemSize)
+	fill(data)
+	key := vectorKey{elemSize, align, string(data)}
+	if off, ok := b.vectors[key]; ok {
+		return off
+	}
 	b.prep(4, n*elemSize)
 	b.prep(align, n*elemSize)
-	fill(b.front(n * elemSize))
+	copy(b.front(n*elemSize), data)
 	b.putU32(uint32(n))
+	if b.vectors == nil {
+		b.vectors = map[vectorKey]int{}
+	}
+	b.vectors[key] = b.size
 	return b.size
 }
 

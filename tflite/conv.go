@@ -196,11 +196,7 @@ func (k *convFPointwise) run(lo, hi, _ int) {
 // kern.QGemm and the epilogue that requantizes its products: the weight zero
 // point moves into RowSumMul and the input zero point into the bias.
 func quantWeights(c *opContext, in, f, bias, out *Tensor, n, k int, act Activation) (*kern.QWeights, *kern.QEpilogue, error) {
-	inQ, err := perTensor(in)
-	if err != nil {
-		return nil, nil, err
-	}
-	outQ, err := perTensor(out)
+	inQ, outQ, err := inOutQuant(in, out)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -102,11 +102,7 @@ func (k *depthwise) prepareQuant(c *opContext, in, f, bias, out *Tensor, act Act
 			return fmt.Errorf("bias: %w", err)
 		}
 	}
-	inQ, err := perTensor(in)
-	if err != nil {
-		return err
-	}
-	outQ, err := perTensor(out)
+	inQ, outQ, err := inOutQuant(in, out)
 	if err != nil {
 		return err
 	}

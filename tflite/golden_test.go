@@ -2,6 +2,7 @@ package tflite_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -60,19 +61,30 @@ func TestGolden(t *testing.T) {
 				}
 				models[c.Model] = m
 			}
-			it, err := tflite.NewInterpreter(m, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
 			in, err := os.ReadFile(filepath.Join(dir, c.Input))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := it.Input(0).CopyFrom(in); err != nil {
-				t.Fatal(err)
-			}
-			if err := it.Invoke(); err != nil {
-				t.Fatal(err)
+			// Two threads split every kernel's work: the result must not
+			// change.
+			var it *tflite.Interpreter
+			var single []byte
+			for _, threads := range []int{2, 1} {
+				if it, err = tflite.NewInterpreter(m, &tflite.Options{Threads: threads}); err != nil {
+					t.Fatal(err)
+				}
+				defer it.Close()
+				if err := it.Input(0).CopyFrom(in); err != nil {
+					t.Fatal(err)
+				}
+				if err := it.Invoke(); err != nil {
+					t.Fatal(err)
+				}
+				if single == nil {
+					single = append([]byte(nil), it.Output(0).Bytes()...)
+				} else if !bytes.Equal(single, it.Output(0).Bytes()) {
+					t.Errorf("output with 2 threads differs from 1 thread")
+				}
 			}
 			want, err := os.ReadFile(filepath.Join(dir, c.Output0))
 			if err != nil {

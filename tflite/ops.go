@@ -187,6 +187,32 @@ func perTensor(t *Tensor) (qparams, error) {
 	return qparams{scale: float64(q.Scale[0]), zp: int32(q.ZeroPoint[0])}, nil
 }
 
+// inOutQuant returns the per-tensor parameters of an 8-bit input and output.
+func inOutQuant(in, out *Tensor) (qparams, qparams, error) {
+	inQ, err := perTensor(in)
+	if err != nil {
+		return qparams{}, qparams{}, err
+	}
+	outQ, err := perTensor(out)
+	return inQ, outQ, err
+}
+
+// unaryIO checks an operator that maps one input to one output of the same
+// shape and type (float32, uint8 or int8) and returns them.
+func (c *opContext) unaryIO() (in, out *Tensor, err error) {
+	if err := c.arity(1, 1, 1); err != nil {
+		return nil, nil, err
+	}
+	in, out = c.in(0), c.out(0)
+	if err := checkTypes(floatOrQuant, in, out); err != nil {
+		return nil, nil, err
+	}
+	if err := checkShape(out, in.def.Shape); err != nil {
+		return nil, nil, err
+	}
+	return in, out, nil
+}
+
 func isQuant(t *Tensor) bool { return t.def.Type == Uint8 || t.def.Type == Int8 }
 
 // rank4 checks that t is 4-D (NHWC) and returns its dimensions.

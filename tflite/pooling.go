@@ -43,11 +43,7 @@ func preparePool(c *opContext) (kernel, error) {
 		k.lo, k.hi, err = activationRangeFloat(o.Activation)
 		return k, err
 	}
-	inQ, err := perTensor(in)
-	if err != nil {
-		return nil, err
-	}
-	outQ, err := perTensor(out)
+	inQ, outQ, err := inOutQuant(in, out)
 	if err != nil {
 		return nil, err
 	}

@@ -106,11 +106,7 @@ func prepareMean(c *opContext) (kernel, error) {
 		k.in, k.out = in.Float32s(), out.Float32s()
 		return k, nil
 	}
-	inQ, err := perTensor(in)
-	if err != nil {
-		return nil, err
-	}
-	outQ, err := perTensor(out)
+	inQ, outQ, err := inOutQuant(in, out)
 	if err != nil {
 		return nil, err
 	}

@@ -194,14 +194,8 @@ type l2norm struct {
 }
 
 func prepareL2Norm(c *opContext) (kernel, error) {
-	if err := c.arity(1, 1, 1); err != nil {
-		return nil, err
-	}
-	in, out := c.in(0), c.out(0)
-	if err := checkTypes(floatOrQuant, in, out); err != nil {
-		return nil, err
-	}
-	if err := checkShape(out, in.def.Shape); err != nil {
+	in, out, err := c.unaryIO()
+	if err != nil {
 		return nil, err
 	}
 	if len(in.def.Shape) == 0 || in.def.Shape[len(in.def.Shape)-1] == 0 {
@@ -213,11 +207,7 @@ func prepareL2Norm(c *opContext) (kernel, error) {
 		k.in, k.out = in.Float32s(), out.Float32s()
 		return k, nil
 	}
-	inQ, err := perTensor(in)
-	if err != nil {
-		return nil, err
-	}
-	outQ, err := perTensor(out)
+	inQ, outQ, err := inOutQuant(in, out)
 	if err != nil {
 		return nil, err
 	}

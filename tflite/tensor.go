@@ -14,6 +14,29 @@ type Tensor struct {
 	n     int // number of elements
 }
 
+// NewTensor describes memory that another engine owns (the TensorFlow Lite
+// C library's tensor buffers) as tensor index of the main graph, so that
+// code written against *Tensor works with that engine too. data must hold
+// exactly the tensor's bytes, be 16-byte aligned and stay valid while the
+// Tensor is in use.
+func NewTensor(index int, def *TensorDef, data []byte) (*Tensor, error) {
+	count, err := elementCount(def.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", def.Name, err)
+	}
+	size := def.Type.Size()
+	if size == 0 {
+		return nil, fmt.Errorf("tensor %q: type %s is not supported", def.Name, def.Type)
+	}
+	if int64(len(data)) != count*int64(size) {
+		return nil, fmt.Errorf("tensor %q (%s %v) needs %d bytes, got %d", def.Name, def.Type, def.Shape, count*int64(size), len(data))
+	}
+	if len(data) > 0 && uintptr(unsafe.Pointer(&data[0]))%16 != 0 {
+		return nil, fmt.Errorf("tensor %q: memory is not 16-byte aligned", def.Name)
+	}
+	return &Tensor{index: index, def: def, data: data, n: int(count)}, nil
+}
+
 // Index is the tensor's index in the graph.
 func (t *Tensor) Index() int { return t.index }
 

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/edgeclass/edgeclass/internal/pemfile"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -137,7 +138,7 @@ func (f *Fleet) Enroll(opts EnrollOptions, out string) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("enroll: %w", err)
 		}
-		if err := writeNew(p, file.data, file.mode); err != nil {
+		if err := pemfile.WriteNew(p, file.data, file.mode); err != nil {
 			return fmt.Errorf("enroll: %w", err)
 		}
 	}

@@ -27,6 +27,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/edgeclass/edgeclass/internal/pemfile"
+
 	"github.com/edgeclass/edgeclass/modelpkg"
 )
 
@@ -88,10 +90,10 @@ func Init(dir, name string) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeNew(filepath.Join(dir, CAKey), keyPEM, 0o600); err != nil {
+	if err := pemfile.WriteNew(filepath.Join(dir, CAKey), keyPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("fleet init: %w", err)
 	}
-	if err := writeNew(filepath.Join(dir, CACert), certPEM(der), 0o644); err != nil {
+	if err := pemfile.WriteNew(filepath.Join(dir, CACert), certPEM(der), 0o644); err != nil {
 		return nil, fmt.Errorf("fleet init: %w", err)
 	}
 	if _, err := modelpkg.GenerateKey(filepath.Join(dir, SigningKey)); err != nil {
@@ -102,7 +104,7 @@ func Init(dir, name string) (*Fleet, error) {
 
 // Open loads a fleet folder made by Init.
 func Open(dir string) (*Fleet, error) {
-	certBlock, err := readPEM(filepath.Join(dir, CACert), "CERTIFICATE")
+	certBlock, err := pemfile.Read(filepath.Join(dir, CACert), "CERTIFICATE")
 	if err != nil {
 		return nil, fmt.Errorf("fleet %s: %w (run 'edgeclass fleet init --dir %s' first)", dir, err, dir)
 	}
@@ -110,7 +112,7 @@ func Open(dir string) (*Fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fleet %s: %s: %w", dir, CACert, err)
 	}
-	keyBlock, err := readPEM(filepath.Join(dir, CAKey), "EC PRIVATE KEY")
+	keyBlock, err := pemfile.Read(filepath.Join(dir, CAKey), "EC PRIVATE KEY")
 	if err != nil {
 		return nil, fmt.Errorf("fleet %s: %w", dir, err)
 	}
@@ -229,29 +231,4 @@ func marshalKey(k *ecdsa.PrivateKey) ([]byte, error) {
 		return nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
-}
-
-func readPEM(path, typ string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != typ {
-		return nil, fmt.Errorf("%s: no PEM %q block", path, typ)
-	}
-	return block.Bytes, nil
-}
-
-// writeNew refuses to overwrite an existing file.
-func writeNew(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
