@@ -1,14 +1,14 @@
 package trainer
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/edgeclass/edgeclass/camera"
+	"github.com/edgeclass/edgeclass/quantize"
 	"github.com/edgeclass/edgeclass/tflite"
 )
 
@@ -109,12 +109,23 @@ func writeModel(path string, m *tflite.Model) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
-// quantizeInt8 turns the float classifier into an int8 one, calibrated on
-// the given training images.
-//
-// INTEGRATION POINT: the quantize package (written in parallel) provides
-// this; until it is on main, int8 export fails with this error and `train
-// --int8=false` writes the float model only.
-func quantizeInt8(ctx context.Context, m *tflite.Model, bb *Backbone, ds *Dataset, calib []int) (*tflite.Model, error) {
-	return nil, errors.New("the quantize package is not merged yet: run with --int8=false for now")
+// quantizeInt8 turns the float classifier into a full-integer one with the
+// quantize package, calibrated on the given training images (fed as the
+// agent feeds camera frames), with int8 input and output, min/max ranges
+// and the least-squares refit of pointwise layers (the defaults of
+// `edgeclass quantize`).
+func quantizeInt8(m *tflite.Model, ds *Dataset, calib []int, fit camera.Fit, threads int) (*tflite.Model, error) {
+	set := &quantize.ImageSet{Fit: fit}
+	for _, i := range calib {
+		set.Paths = append(set.Paths, ds.Path(&ds.Items[i]))
+	}
+	st, err := quantize.Calibrate(m, set, quantize.CalibrateOptions{Threads: threads})
+	if err != nil {
+		return nil, err
+	}
+	q, err := quantize.Quantize(m, st, quantize.Options{Method: quantize.MinMax, Input: tflite.Int8, Output: tflite.Int8})
+	if err != nil {
+		return nil, err
+	}
+	return quantize.Refine(m, q, set, quantize.RefineOptions{Threads: threads})
 }

@@ -287,7 +287,7 @@ func Train(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Int8 {
 		calib := calibrationItems(ds, cfg.Seed)
 		fmt.Fprintf(log, "int8: quantizing with %d training images for calibration\n", len(calib))
-		q, err := quantizeInt8(ctx, floatModel, bb, ds, calib)
+		q, err := quantizeInt8(floatModel, ds, calib, cfg.Fit, cfg.Workers)
 		if err != nil {
 			return nil, fmt.Errorf("int8: %w", err)
 		}

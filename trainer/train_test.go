@@ -3,6 +3,7 @@ package trainer
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
@@ -23,7 +24,6 @@ func shapesConfig(t *testing.T, data string) Config {
 	cfg.Augment.Views = 1
 	cfg.Head.Epochs = 25
 	cfg.Workers = 2
-	cfg.Int8 = quantizerAvailable
 	return cfg
 }
 
@@ -44,7 +44,10 @@ func TestTrainShapes(t *testing.T) {
 	if acc := res.Float.Test.Accuracy; acc < 0.75 {
 		t.Errorf("float test accuracy %.2f, want >= 0.75 (chance 0.33)", acc)
 	}
-	for _, f := range []string{FloatModelFile, "labels.txt", "split.json", "split.csv", "checks.json", "checks.txt", "metrics.json",
+	if res.Int8.Test == nil || res.Int8.Test.Accuracy < 0.75 {
+		t.Errorf("int8 test metrics %+v, want accuracy >= 0.75", res.Int8.Test)
+	}
+	for _, f := range []string{FloatModelFile, Int8ModelFile, "int8_confusion.png", "int8_errors.png", "labels.txt", "split.json", "split.csv", "checks.json", "checks.txt", "metrics.json",
 		"model_card.json", "model_card.md", "curves.png", "float_confusion.txt", "float_confusion.png", "float_errors.png"} {
 		if st, err := os.Stat(filepath.Join(cfg.Out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
@@ -104,10 +107,49 @@ func TestTrainShapes(t *testing.T) {
 	if correct != res.Float.Test.Correct {
 		t.Errorf("the model file gets %d test images right, the metrics say %d", correct, res.Float.Test.Correct)
 	}
+
+	// The int8 model: Google's runtime computes exactly what ours does.
+	q, err := tflite.LoadFile(res.Int8.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(q.Labels(), shapeClasses) {
+		t.Errorf("int8 model labels %v", q.Labels())
+	}
+	qi, err := tflite.NewInterpreter(q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qspec, err := camera.SpecFor(q, qi.Input(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range test[:4] {
+		img, _ := ds.Load(&ds.Items[i])
+		qspec.Load(qi.Input(0), img)
+		input := append([]byte(nil), qi.Input(0).Bytes()...)
+		qi.Invoke()
+		theirs := runOracleRaw(t, oracle, res.Int8.Path, input)
+		if !bytes.Equal(theirs, qi.Output(0).Bytes()) {
+			t.Errorf("%s: int8 outputs differ: ours %v, Google's runtime %v", ds.Items[i].Rel, qi.Output(0).Bytes(), theirs)
+		}
+	}
 }
 
 // runOracle runs a float model in Google's runtime on one input tensor.
 func runOracle(t *testing.T, oracle, model string, input []byte) []float32 {
+	t.Helper()
+	data := runOracleRaw(t, oracle, model, input)
+	out := make([]float32, len(data)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return out
+}
+
+// runOracleRaw runs a model in Google's runtime on one input tensor and
+// returns output 0's bytes.
+func runOracleRaw(t *testing.T, oracle, model string, input []byte) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.bin")
@@ -124,11 +166,7 @@ func runOracle(t *testing.T, oracle, model string, input []byte) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]float32, len(data)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(uint32(data[4*i]) | uint32(data[4*i+1])<<8 | uint32(data[4*i+2])<<16 | uint32(data[4*i+3])<<24)
-	}
-	return out
+	return data
 }
 
 // TestTrainReproducible trains twice with one seed and once with another:
@@ -192,7 +230,3 @@ func TestTrainBadInputs(t *testing.T) {
 		})
 	}
 }
-
-// quantizerAvailable turns the int8 checks on. INTEGRATION POINT: true
-// once the quantize package is merged (see quantizeInt8).
-const quantizerAvailable = false
