@@ -426,11 +426,12 @@ func dwGeom(sg *tflite.Subgraph, op tflite.Operator, o *tflite.DepthwiseConv2DOp
 func (g dwConv) inN() int  { return g.h * g.w * g.c }
 func (g dwConv) outN() int { return g.oh * g.ow * g.c }
 
-// forward computes one example (without bias).
-func (g dwConv) forward(y, x, w []float32) {
+// taps calls fn for every (output pixel, input pixel, kernel tap) the
+// convolution multiplies, with the offsets of their channel vectors.
+func (g dwConv) taps(fn func(out, in, tap int)) {
 	for oy := 0; oy < g.oh; oy++ {
 		for ox := 0; ox < g.ow; ox++ {
-			dst := y[(oy*g.ow+ox)*g.c : (oy*g.ow+ox+1)*g.c]
+			out := (oy*g.ow + ox) * g.c
 			for ky := 0; ky < g.kh; ky++ {
 				iy := oy*g.sh + ky - g.padT
 				if iy < 0 || iy >= g.h {
@@ -441,50 +442,39 @@ func (g dwConv) forward(y, x, w []float32) {
 					if ix < 0 || ix >= g.w {
 						continue
 					}
-					src := x[(iy*g.w+ix)*g.c : (iy*g.w+ix+1)*g.c]
-					k := w[(ky*g.kw+kx)*g.c : (ky*g.kw+kx+1)*g.c]
-					for ch := range dst {
-						dst[ch] += src[ch] * k[ch]
-					}
+					fn(out, (iy*g.w+ix)*g.c, (ky*g.kw+kx)*g.c)
 				}
 			}
 		}
 	}
 }
 
+// forward computes one example (without bias).
+func (g dwConv) forward(y, x, w []float32) {
+	g.taps(func(out, in, tap int) {
+		dst, src, k := y[out:out+g.c], x[in:in+g.c], w[tap:tap+g.c]
+		for ch := range dst {
+			dst[ch] += src[ch] * k[ch]
+		}
+	})
+}
+
 // backward accumulates the weight gradient into gw and, when gx is not
 // nil, the input gradient into gx, for one example.
 func (g dwConv) backward(gy, x, w, gw, gx []float32) {
-	for oy := 0; oy < g.oh; oy++ {
-		for ox := 0; ox < g.ow; ox++ {
-			d := gy[(oy*g.ow+ox)*g.c : (oy*g.ow+ox+1)*g.c]
-			for ky := 0; ky < g.kh; ky++ {
-				iy := oy*g.sh + ky - g.padT
-				if iy < 0 || iy >= g.h {
-					continue
-				}
-				for kx := 0; kx < g.kw; kx++ {
-					ix := ox*g.sw + kx - g.padL
-					if ix < 0 || ix >= g.w {
-						continue
-					}
-					off := (iy*g.w + ix) * g.c
-					src := x[off : off+g.c]
-					kw := (ky*g.kw + kx) * g.c
-					k, gk := w[kw:kw+g.c], gw[kw:kw+g.c]
-					for ch := range d {
-						gk[ch] += d[ch] * src[ch]
-					}
-					if gx != nil {
-						gs := gx[off : off+g.c]
-						for ch := range d {
-							gs[ch] += d[ch] * k[ch]
-						}
-					}
-				}
+	g.taps(func(out, in, tap int) {
+		d, src := gy[out:out+g.c], x[in:in+g.c]
+		k, gk := w[tap:tap+g.c], gw[tap:tap+g.c]
+		for ch := range d {
+			gk[ch] += d[ch] * src[ch]
+		}
+		if gx != nil {
+			gs := gx[in : in+g.c]
+			for ch := range d {
+				gs[ch] += d[ch] * k[ch]
 			}
 		}
-	}
+	})
 }
 
 // workers is the number of goroutines the matrix loops use.

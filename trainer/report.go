@@ -106,7 +106,7 @@ func summaryTable(res *Result) string {
 	row("int8", SplitVal, res.Int8.Val, "")
 	row("int8", SplitTest, res.Int8.Test, res.Int8.Path)
 	var stages []string
-	for _, s := range []string{"data", "features", "train", "export", "int8", "reports"} {
+	for _, s := range []string{"data", "features", "train", "fine-tune", "export", "int8", "reports"} {
 		if d, ok := res.Durations[s]; ok {
 			stages = append(stages, fmt.Sprintf("%s %.1fs", s, d))
 		}
