@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"unsafe"
@@ -477,8 +478,10 @@ func (g dwConv) backward(gy, x, w, gw, gx []float32) {
 	})
 }
 
-// workers is the number of goroutines the matrix loops use.
-func workers() int { return 2 }
+// workers is the number of goroutines the matrix loops use: one per CPU Go
+// may use. Sums over the batch are split by it, so results are reproducible
+// on machines with the same number of CPUs.
+func workers() int { return runtime.GOMAXPROCS(0) }
 
 // parallelChunks splits [0, n) into up to workers() chunks.
 func parallelChunks(n int, fn func(part, lo, hi int)) {
