@@ -19,10 +19,12 @@ const (
 	mobilenetEval        = 100 // a bigger run is in the report
 	// minAgreement is what the CI test requires of int8 top-1 agreement
 	// with the float model on the eval photos. The goal was 95%; this model
-	// measures 94% on these 100 photos and 89.4% on 1000 others (Google's
-	// own quantization-aware-trained int8 MobileNet V1 0.25 agrees 75% with
-	// the float one on these photos): the test holds the measured level,
-	// with a margin of a few photos.
+	// measures 94% on these 100 photos, 90.4% on photos 200..1199 and
+	// 89.85% on 200..3599 (Google's own quantization-aware-trained int8
+	// MobileNet V1 0.25 agrees 75% with the float one on these photos).
+	// The 100-photo figure is partly luck: refits on other pixel samples of
+	// the same size measure 88-91% here (89.1-90.6% on the 1000). The test
+	// holds the measured level, with a margin of a few photos.
 	minAgreement = 0.88
 	// maxSizeRatio bounds the quantized file against the float one. The
 	// weights alone are 0.25x; per-channel scales add the rest (the

@@ -24,12 +24,19 @@ type RefineOptions struct {
 //
 //   - weights of pointwise (1x1) convolutions and fully connected layers
 //     are refitted by least squares to map the quantized inputs to the float
-//     layer's output (before activation), then quantized again. Networks
-//     whose layers amplify small input errors (MobileNet V1) gain most.
+//     layer's output (before activation), then quantized again.
 //   - every CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED bias is moved by
 //     the difference between the float and quantized means of each output
 //     channel (empirical bias correction, Nagel et al. 2019, "Data-Free
 //     Quantization Through Weight Equalization and Bias Correction").
+//
+// Bias correction does most of the work. On MobileNet V1 0.25 (min/max
+// ranges, 200 flower photos to calibrate and refine, top-1 agreement with
+// the float model on 3400 other photos) the int8 model agrees 58.9% without
+// Refine, 87.8% with bias correction alone and 89.9% with the refit too
+// (logits SQNR 9.9, 20.7 and 22.6 dB); its error is then mostly int8
+// activation rounding that later layers amplify, which refitting weights
+// does not remove.
 //
 // Operators are matched by their output tensor's name, as Quantize keeps
 // them.
