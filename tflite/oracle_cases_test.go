@@ -246,6 +246,7 @@ func poolVariants() []variant {
 		{name: "7x5x3_f3_s2_same", in: []int{1, 7, 5, 3}, fh: 3, fw: 3, sh: 2, sw: 2, pad: PaddingSame},
 		{name: "8x8x17_f3_s1_same_relu6", in: []int{1, 8, 8, 17}, fh: 3, fw: 3, sh: 1, sw: 1, pad: PaddingSame, act: ActRelu6},
 		{name: "7x7x8_global", in: []int{1, 7, 7, 8}, fh: 7, fw: 7, sh: 1, sw: 1, pad: PaddingValid},
+		{name: "5x4x150_f2_s1_same", in: []int{1, 5, 4, 150}, fh: 2, fw: 2, sh: 1, sw: 1, pad: PaddingSame}, // channels span three blocks
 		{name: "batch2_5x6x4_f2x3_s1x2_same_relu", in: []int{2, 5, 6, 4}, fh: 2, fw: 3, sh: 1, sw: 2, pad: PaddingSame, act: ActRelu},
 	}
 	var vs []variant

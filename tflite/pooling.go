@@ -55,81 +55,122 @@ func preparePool(c *opContext) (kernel, error) {
 	return k, err
 }
 
-func (k *pool2D) eval() { k.pool.parallel(k.g.batch*k.g.outH, 1, k) }
+// poolBlock is how many channels one piece of pooling work covers: the
+// accumulators fit in registers and stack, and a global pool (one output
+// pixel) still splits across threads.
+const poolBlock = 64
 
+func (k *pool2D) blocks() int { return (k.g.inC + poolBlock - 1) / poolBlock }
+
+func (k *pool2D) eval() {
+	k.pool.parallel(k.g.batch*k.g.outH*k.g.outW*k.blocks(), 1, k)
+}
+
+// run pools output pixels and channel blocks [lo, hi), summing or taking
+// the maximum over the window one contiguous channel vector at a time.
 func (k *pool2D) run(lo, hi, _ int) {
 	g := &k.g
-	c := g.inC
-	for r := lo; r < hi; r++ {
+	nb := k.blocks()
+	for i := lo; i < hi; i++ {
+		px, blk := i/nb, i%nb
+		r, ox := px/g.outW, px%g.outW
 		b, oy := r/g.outH, r%g.outH
 		y0 := max(0, oy*g.sh-g.padT)
 		y1 := min(g.inH, oy*g.sh-g.padT+g.kh)
-		for ox := 0; ox < g.outW; ox++ {
-			x0 := max(0, ox*g.sw-g.padL)
-			x1 := min(g.inW, ox*g.sw-g.padL+g.kw)
-			count := int32((y1 - y0) * (x1 - x0))
-			o := (r*g.outW + ox) * c
-			for ch := 0; ch < c; ch++ {
-				if k.inF != nil {
-					k.outF[o+ch] = k.poolFloat(b, ch, y0, y1, x0, x1, count)
-				} else {
-					k.out[o+ch] = k.poolQuant(b, ch, y0, y1, x0, x1, count)
+		x0 := max(0, ox*g.sw-g.padL)
+		x1 := min(g.inW, ox*g.sw-g.padL+g.kw)
+		c0 := blk * poolBlock
+		n := min(g.inC, c0+poolBlock) - c0
+		w := window{first: ((b*g.inH+y0)*g.inW+x0)*g.inC + c0, rows: y1 - y0, cols: x1 - x0,
+			rowStride: g.inW * g.inC, colStride: g.inC, n: n}
+		o := px*g.inC + c0
+		if k.inF != nil {
+			k.poolFloat(w, k.outF[o:o+n])
+		} else {
+			k.poolQuant(w, k.out[o:o+n])
+		}
+	}
+}
+
+// window locates the channel vectors of one pooling window in the input.
+type window struct {
+	first, rows, cols, rowStride, colStride, n int
+}
+
+func (k *pool2D) poolFloat(w window, dst []float32) {
+	var acc [poolBlock]float32
+	a := acc[:w.n]
+	if !k.average {
+		for j := range a {
+			a[j] = float32(-3.4028234663852886e38)
+		}
+	}
+	for y := 0; y < w.rows; y++ {
+		for x := 0; x < w.cols; x++ {
+			off := w.first + y*w.rowStride + x*w.colStride
+			src := k.inF[off : off+w.n]
+			if k.average {
+				for j, v := range src {
+					a[j] += v
+				}
+			} else {
+				for j, v := range src {
+					a[j] = max(a[j], v)
 				}
 			}
 		}
 	}
+	count := float32(w.rows * w.cols)
+	for j, v := range a {
+		if k.average && count > 0 {
+			v /= count
+		}
+		dst[j] = clampf(v, k.lo, k.hi)
+	}
 }
 
-func (k *pool2D) poolFloat(b, ch, y0, y1, x0, x1 int, count int32) float32 {
-	g := &k.g
-	var acc float32
+func (k *pool2D) poolQuant(w window, dst []byte) {
+	var acc [poolBlock]int32
+	a := acc[:w.n]
 	if !k.average {
-		acc = float32(-3.4028234663852886e38)
+		for j := range a {
+			a[j] = -1 << 31
+		}
 	}
-	for y := y0; y < y1; y++ {
-		row := ((b*g.inH+y)*g.inW)*g.inC + ch
-		for x := x0; x < x1; x++ {
-			v := k.inF[row+x*g.inC]
-			if k.average {
-				acc += v
-			} else if v > acc {
-				acc = v
+	for y := 0; y < w.rows; y++ {
+		for x := 0; x < w.cols; x++ {
+			off := w.first + y*w.rowStride + x*w.colStride
+			src := k.in[off : off+w.n]
+			switch {
+			case k.average && k.signed:
+				for j, v := range src {
+					a[j] += int32(int8(v))
+				}
+			case k.average:
+				for j, v := range src {
+					a[j] += int32(v)
+				}
+			case k.signed:
+				for j, v := range src {
+					a[j] = max(a[j], int32(int8(v)))
+				}
+			default:
+				for j, v := range src {
+					a[j] = max(a[j], int32(v))
+				}
 			}
 		}
 	}
-	if k.average && count > 0 {
-		acc /= float32(count)
-	}
-	return clampf(acc, k.lo, k.hi)
-}
-
-func (k *pool2D) poolQuant(b, ch, y0, y1, x0, x1 int, count int32) byte {
-	g := &k.g
-	var acc int32
-	if !k.average {
-		acc = -1 << 31
-	}
-	for y := y0; y < y1; y++ {
-		row := ((b*g.inH+y)*g.inW)*g.inC + ch
-		for x := x0; x < x1; x++ {
-			v := int32(k.in[row+x*g.inC])
-			if k.signed {
-				v = int32(int8(v))
-			}
-			if k.average {
-				acc += v
-			} else if v > acc {
-				acc = v
+	count := int32(w.rows * w.cols)
+	for j, v := range a {
+		if k.average && count > 0 {
+			// Round half away from zero, as TFLite's reference kernels do.
+			if v >= 0 {
+				v = (v + count/2) / count
+			} else {
+				v = (v - count/2) / count
 			}
 		}
+		dst[j] = byte(clamp32(v, k.qlo, k.qhi))
 	}
-	if k.average && count > 0 {
-		// Round half away from zero, as TFLite's reference kernels do.
-		if acc >= 0 {
-			acc = (acc + count/2) / count
-		} else {
-			acc = (acc - count/2) / count
-		}
-	}
-	return byte(clamp32(acc, k.qlo, k.qhi))
 }

@@ -105,14 +105,19 @@ func (p *pool) work(g uint32) {
 		if !p.claim.CompareAndSwap(v, v+1) {
 			continue
 		}
-		c := int(v & 0xffff)
-		lo := c * p.step
-		p.r.run(lo, min(p.size, lo+p.step), c)
-		if p.pending.Add(-1) == 0 {
-			select {
-			case p.finished <- struct{}{}:
-			default:
-			}
+		p.runChunk(int(v & 0xffff))
+	}
+}
+
+// runChunk runs chunk c of the current job and signals the caller when it
+// was the last one.
+func (p *pool) runChunk(c int) {
+	lo := c * p.step
+	p.r.run(lo, min(p.size, lo+p.step), c)
+	if p.pending.Add(-1) == 0 {
+		select {
+		case p.finished <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -149,7 +154,10 @@ func (p *pool) parallel(n, grain int, r ranger) {
 	p.r, p.size, p.step = r, n, step
 	p.pending.Store(int64(chunks))
 	g := p.gen.Load() + 1
-	p.claim.Store(uint64(g)<<32 | uint64(chunks)<<16)
+	// The caller keeps chunk 0 and workers claim from chunk 1 on, so each
+	// thread tends to get the same part of every operator: the rows it
+	// writes are the rows the next operator reads, still in its own cache.
+	p.claim.Store(uint64(g)<<32 | uint64(chunks)<<16 | 1)
 	p.gen.Store(g)
 	for _, ch := range p.wake {
 		select {
@@ -157,6 +165,7 @@ func (p *pool) parallel(n, grain int, r ranger) {
 		default:
 		}
 	}
+	p.runChunk(0)
 	p.work(g)
 	// Wait for the other chunks, so the next call can reuse the job fields.
 	deadline := time.Now().Add(spinTime)
