@@ -107,7 +107,7 @@ func newTopNet(m *tflite.Model, layers int) (*topNet, error) {
 	}
 	n := &topNet{model: m, cut: cut, feat: feat, ops: sg.Operators[start:], byT: map[int]*tparam{}}
 	for _, op := range n.ops {
-		if err := checkTopOp(sg, op); err != nil {
+		if err := CheckTopOp(sg, op); err != nil {
 			return nil, fmt.Errorf("fine-tune: %s: %w (choose fewer layers)", op.Op, err)
 		}
 		if op.Op == tflite.OpConv2D || op.Op == tflite.OpDepthwiseConv2D {
@@ -126,8 +126,9 @@ func newTopNet(m *tflite.Model, layers int) (*topNet, error) {
 	return n, nil
 }
 
-// checkTopOp accepts the operators the training code implements.
-func checkTopOp(sg *tflite.Subgraph, op tflite.Operator) error {
+// CheckTopOp reports whether stage-2 fine-tuning can train op: the
+// operators of a MobileNet-style top that the training code implements.
+func CheckTopOp(sg *tflite.Subgraph, op tflite.Operator) error {
 	shape := func(i int) []int { return sg.Tensors[op.Inputs[i]].Shape }
 	act := func(a tflite.Activation) error {
 		if a != tflite.ActNone && a != tflite.ActRelu && a != tflite.ActRelu6 {

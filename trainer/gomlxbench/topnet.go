@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/edgeclass/edgeclass/tflite"
+	"github.com/edgeclass/edgeclass/trainer"
 )
 
 // Top is the part of a float graph above a cut tensor: the operators that
@@ -98,42 +99,18 @@ func (t *Top) check(sg *tflite.Subgraph, op tflite.Operator, known map[int]bool)
 			return fmt.Errorf("reads tensor %d from below the cut", in)
 		}
 	}
-	shape := func(i int) []int { return sg.Tensors[op.Inputs[i]].Shape }
-	act := func(a tflite.Activation) error {
-		if a != tflite.ActNone && a != tflite.ActRelu && a != tflite.ActRelu6 {
-			return fmt.Errorf("activation %s is not supported", a)
-		}
-		return nil
+	if err := trainer.CheckTopOp(sg, op); err != nil {
+		return err
 	}
-	switch op.Op {
-	case tflite.OpConv2D:
-		o := op.Options.(*tflite.Conv2DOptions)
-		if w := shape(1); w[1] != 1 || w[2] != 1 || o.StrideW != 1 || o.StrideH != 1 {
-			return fmt.Errorf("only 1x1 convolutions with stride 1 are supported")
-		}
-		return act(o.Activation)
-	case tflite.OpDepthwiseConv2D:
+	// The graph builder writes the depthwise convolution out by hand, for
+	// MobileNet's shape only.
+	if op.Op == tflite.OpDepthwiseConv2D {
 		o := op.Options.(*tflite.DepthwiseConv2DOptions)
-		if w := shape(1); w[1] != 3 || w[2] != 3 || o.StrideW != 1 || o.StrideH != 1 || o.DepthMultiplier > 1 ||
-			o.DilationW > 1 || o.DilationH > 1 || o.Padding != tflite.PaddingSame {
+		if w := sg.Tensors[op.Inputs[1]].Shape; w[1] != 3 || w[2] != 3 || o.StrideW != 1 || o.StrideH != 1 || o.Padding != tflite.PaddingSame {
 			return fmt.Errorf("only 3x3 SAME depthwise convolutions with stride 1 are supported")
 		}
-		return act(o.Activation)
-	case tflite.OpAdd:
-		if !slices.Equal(shape(0), shape(1)) {
-			return fmt.Errorf("broadcasting is not supported")
-		}
-		return act(op.Options.(*tflite.ActivationOptions).Activation)
-	case tflite.OpAveragePool2D:
-		o := op.Options.(*tflite.Pool2DOptions)
-		if s := shape(0); o.FilterH != s[1] || o.FilterW != s[2] || o.Padding != tflite.PaddingValid {
-			return fmt.Errorf("only global average pooling is supported")
-		}
-		return act(o.Activation)
-	case tflite.OpMean, tflite.OpReshape, tflite.OpSqueeze:
-		return nil
 	}
-	return fmt.Errorf("not supported")
+	return nil
 }
 
 // CutShape is the shape of one example's cut activation (H, W, C).
