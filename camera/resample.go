@@ -3,6 +3,7 @@ package camera
 import (
 	"image"
 	"math"
+	"runtime"
 	"sync"
 )
 
@@ -20,11 +21,16 @@ type resampler struct {
 }
 
 type resampleScratch struct {
-	row []float32 // one source row, RGB
-	tmp []float32 // sh rows of dw RGB, after the horizontal pass
-	acc []float32 // one output row, RGB
-	out []byte    // dw x dh RGB
+	rows [][]float32 // per band: one source row, RGB
+	accs [][]float32 // per band: one output row, RGB
+	tmp  []float32   // sh rows of dw RGB, after the horizontal pass
+	out  []byte      // dw x dh RGB
 }
+
+// parallelPixels is the source size from which scale splits its passes
+// across CPUs: a 640x480 frame takes milliseconds, far more than starting
+// a goroutine.
+const parallelPixels = 1 << 16
 
 // taps are, for each output coordinate i, the source coordinates
 // first[i] .. first[i]+len(weights of i)-1 and their normalized weights.
@@ -82,8 +88,7 @@ func resamplerFor(dw, dh, sw, sh int) *resampler {
 	}
 	r := &resampler{dw: dw, dh: dh, sw: sw, sh: sh, h: newTaps(dw, sw), v: newTaps(dh, sh)}
 	r.scratch.New = func() any {
-		return &resampleScratch{row: make([]float32, 3*sw), tmp: make([]float32, 3*dw*sh),
-			acc: make([]float32, 3*dw), out: make([]byte, 3*dw*dh)}
+		return &resampleScratch{tmp: make([]float32, 3*dw*sh), out: make([]byte, 3*dw*dh)}
 	}
 	actual, _ := resamplers.LoadOrStore(key, r)
 	return actual.(*resampler)
@@ -91,38 +96,71 @@ func resamplerFor(dw, dh, sw, sh int) *resampler {
 
 // scale resamples region sr of img (sr.Dx() x sr.Dy() = sw x sh) and
 // calls use with the dw x dh RGB result, which is only valid during the
-// call.
+// call. Large images are split into bands of rows, one per CPU; every
+// output value is computed the same way whatever the split.
 func (r *resampler) scale(img image.Image, sr image.Rectangle, use func(rgb []byte)) {
 	s := r.scratch.Get().(*resampleScratch)
 	defer r.scratch.Put(s)
+	bands := 1
+	if r.sw*r.sh >= parallelPixels {
+		bands = min(runtime.GOMAXPROCS(0), r.dh)
+	}
+	for len(s.rows) < bands {
+		s.rows = append(s.rows, make([]float32, 3*r.sw))
+		s.accs = append(s.accs, make([]float32, 3*r.dw))
+	}
 	convert := rowConverter(img)
 	dw3 := 3 * r.dw
-	for y := 0; y < r.sh; y++ {
-		convert(s.row, sr.Min.X, sr.Max.X, sr.Min.Y+y)
-		r.horizontal(s.tmp[y*dw3:(y+1)*dw3], s.row)
-	}
-	for y := 0; y < r.dh; y++ {
-		acc := s.acc
-		clear(acc)
-		first := r.v.first[y]
-		for k, w := range r.v.w[r.v.off[y]:r.v.off[y+1]] {
-			src := s.tmp[(first+k)*dw3 : (first+k+1)*dw3]
-			acc := acc[:len(src)]
-			for i, v := range src {
-				// The conversion keeps arm64 from fusing the multiply
-				// and add, so every architecture rounds alike.
-				acc[i] += float32(v * w)
-			}
+	inBands(r.sh, bands, func(b, lo, hi int) {
+		for y := lo; y < hi; y++ {
+			convert(s.rows[b], sr.Min.X, sr.Max.X, sr.Min.Y+y)
+			r.horizontal(s.tmp[y*dw3:(y+1)*dw3], s.rows[b])
 		}
-		out := s.out[y*dw3 : (y+1)*dw3]
-		for i, v := range acc {
-			// Round to 16 bits, then keep the high byte, as x/image/draw
-			// does when it stores into an 8-bit image.
-			q := int32(v + 0.5)
-			out[i] = uint8(min(max(q, 0), 0xffff) >> 8)
+	})
+	inBands(r.dh, bands, func(b, lo, hi int) {
+		for y := lo; y < hi; y++ {
+			r.vertical(s.out[y*dw3:(y+1)*dw3], s.accs[b], s.tmp, y)
 		}
-	}
+	})
 	use(s.out)
+}
+
+// inBands runs fn on n rows split into the given number of bands, each on
+// its own goroutine but the first, and waits for all.
+func inBands(n, bands int, fn func(band, lo, hi int)) {
+	var wg sync.WaitGroup
+	for b := 1; b < bands; b++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(b, b*n/bands, (b+1)*n/bands)
+		}()
+	}
+	fn(0, 0, n/bands)
+	wg.Wait()
+}
+
+// vertical computes output row y from the horizontally resampled rows in
+// tmp, accumulating in acc.
+func (r *resampler) vertical(out []byte, acc, tmp []float32, y int) {
+	dw3 := 3 * r.dw
+	clear(acc)
+	first := r.v.first[y]
+	for k, w := range r.v.w[r.v.off[y]:r.v.off[y+1]] {
+		src := tmp[(first+k)*dw3 : (first+k+1)*dw3]
+		acc := acc[:len(src)]
+		for i, v := range src {
+			// The conversion keeps arm64 from fusing the multiply
+			// and add, so every architecture rounds alike.
+			acc[i] += float32(v * w)
+		}
+	}
+	for i, v := range acc {
+		// Round to 16 bits, then keep the high byte, as x/image/draw
+		// does when it stores into an 8-bit image.
+		q := int32(v + 0.5)
+		out[i] = uint8(min(max(q, 0), 0xffff) >> 8)
+	}
 }
 
 func (r *resampler) horizontal(dst, row []float32) {
