@@ -172,23 +172,33 @@ func readManifest(dir string, only []string) (map[string][]goldenCase, []string,
 	return cases, models, nil
 }
 
-// runGolden runs a model's golden cases on one engine and returns the
-// outputs too.
-func (o *SelfTestOptions) runGolden(col Column, m *tflite.Model, cases []goldenCase, goOuts [][]byte) (Cell, [][]byte) {
+// start makes col's engine for m, or returns nil and a cell that says why
+// it could not.
+func (o *SelfTestOptions) start(col Column, m *tflite.Model) (classify.Engine, Cell) {
 	var cell Cell
 	if col.Err != "" {
 		cell.Err = "unavailable"
-		return cell, nil
+		return nil, cell
 	}
 	e, err := col.make(m, o.Threads)
 	if err != nil {
 		cell.Err = err.Error()
-		return cell, nil
+		return nil, cell
 	}
-	defer e.Close()
 	if p, ok := PlacementOf(e); ok {
 		cell.Placement = p.Text
 	}
+	return e, cell
+}
+
+// runGolden runs a model's golden cases on one engine and returns the
+// outputs too.
+func (o *SelfTestOptions) runGolden(col Column, m *tflite.Model, cases []goldenCase, goOuts [][]byte) (Cell, [][]byte) {
+	e, cell := o.start(col, m)
+	if e == nil {
+		return cell, nil
+	}
+	defer e.Close()
 	out := e.Outputs()[0]
 	def := &m.Main().Tensors[out.Index()]
 	var outs [][]byte
@@ -226,30 +236,22 @@ func (o *SelfTestOptions) runGolden(col Column, m *tflite.Model, cases []goldenC
 		}
 		outs = append(outs, got)
 	}
-	cell.Latency, err = o.time(e)
+	lat, err := o.time(e)
 	if err != nil {
 		cell.Err = err.Error()
 	}
+	cell.Latency = lat
 	return cell, outs
 }
 
 // runExtra runs a model without golden outputs on a fixed random input and
 // compares with ref, the first engine's output, unless this is the first.
 func (o *SelfTestOptions) runExtra(col Column, m *tflite.Model, ref []byte) (Cell, []byte) {
-	var cell Cell
-	if col.Err != "" {
-		cell.Err = "unavailable"
-		return cell, nil
-	}
-	e, err := col.make(m, o.Threads)
-	if err != nil {
-		cell.Err = err.Error()
+	e, cell := o.start(col, m)
+	if e == nil {
 		return cell, nil
 	}
 	defer e.Close()
-	if p, ok := PlacementOf(e); ok {
-		cell.Placement = p.Text
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, in := range e.Inputs() {
 		if f := in.Float32s(); f != nil {
@@ -262,10 +264,12 @@ func (o *SelfTestOptions) runExtra(col Column, m *tflite.Model, ref []byte) (Cel
 			in.Bytes()[i] = byte(rng.Uint32())
 		}
 	}
-	if cell.Latency, err = o.time(e); err != nil {
+	lat, err := o.time(e)
+	if err != nil {
 		cell.Err = err.Error()
 		return cell, nil
 	}
+	cell.Latency = lat
 	out := e.Outputs()[0]
 	got := bytes.Clone(out.Bytes())
 	if ref != nil {

@@ -53,8 +53,8 @@ type Comparison struct {
 }
 
 // MatchClasses maps class names (a labelled image folder's) to indices of
-// labels (a model's), ignoring case, spaces and underscores. It fails
-// naming the classes that match no label.
+// labels (a model's), ignoring case, spaces, '-' and '_'; of duplicate
+// labels the first counts. It fails naming the classes that match no label.
 func MatchClasses(classes, labels []string) ([]int, error) {
 	norm := func(s string) string {
 		return strings.NewReplacer(" ", "", "_", "", "-", "").Replace(strings.ToLower(strings.TrimSpace(s)))
@@ -75,7 +75,11 @@ func MatchClasses(classes, labels []string) ([]int, error) {
 		out[i] = j
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("classes %v are not among the model's %d labels", missing, len(labels))
+		shown := labels
+		if len(shown) > 10 {
+			shown = append(shown[:10:10], "...")
+		}
+		return nil, fmt.Errorf("data classes %s are not among the model's %d labels %v", strings.Join(missing, ", "), len(labels), shown)
 	}
 	return out, nil
 }

@@ -590,16 +590,7 @@ func (r *rewriter) floatConst(t int) ([]float32, bool) {
 	if t < 0 {
 		return nil, false
 	}
-	def := &r.sg.Tensors[t]
-	data := r.src.Buffers[def.Buffer]
-	if def.Type != tflite.Float32 || len(data) == 0 {
-		return nil, false
-	}
-	vals := make([]float32, len(data)/4)
-	for i := range vals {
-		vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-	}
-	return vals, true
+	return floatValues(r.src, t)
 }
 
 // raw gives a non-float tensor (shapes, axes, paddings) its data as it is.

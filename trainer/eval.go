@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/classify"
+	"github.com/edgeclass/edgeclass/quantize"
 	"github.com/edgeclass/edgeclass/tflite"
 )
 
@@ -31,9 +31,9 @@ type EvalResult struct {
 }
 
 // MatchLabels maps each data class to the model output with the same label
-// (case, spaces, '-' and '_' ignored). labels may omit a leading background
-// class (one label fewer than outputs). It fails naming the classes the
-// model does not know.
+// (as quantize.MatchClasses matches them). labels may omit a leading
+// background class (one label fewer than outputs). It fails naming the
+// classes the model does not know.
 func MatchLabels(classes, labels []string, outputs int) ([]int, error) {
 	if len(labels) == 0 {
 		return nil, fmt.Errorf("the model has no labels (metadata or labels.txt); pass a labels file")
@@ -41,34 +41,14 @@ func MatchLabels(classes, labels []string, outputs int) ([]int, error) {
 	if len(labels) != outputs && len(labels) != outputs-1 {
 		return nil, fmt.Errorf("%d labels for %d model outputs", len(labels), outputs)
 	}
-	offset := outputs - len(labels)
-	byName := map[string]int{}
-	for i, l := range labels {
-		byName[normLabel(l)] = i + offset
+	out, err := quantize.MatchClasses(classes, labels)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]int, len(classes))
-	var missing []string
-	for c, name := range classes {
-		j, ok := byName[normLabel(name)]
-		if !ok {
-			missing = append(missing, name)
-			continue
-		}
-		out[c] = j
-	}
-	if len(missing) > 0 {
-		shown := labels
-		if len(shown) > 10 {
-			shown = append(shown[:10:10], "...")
-		}
-		return nil, fmt.Errorf("data classes %s are not among the model's labels %v", strings.Join(missing, ", "), shown)
+	for c := range out {
+		out[c] += outputs - len(labels)
 	}
 	return out, nil
-}
-
-func normLabel(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	return strings.NewReplacer("_", "", "-", "", " ", "").Replace(s)
 }
 
 // EvaluateModel classifies the given items (indices into ds.Items) with
