@@ -351,17 +351,21 @@ func (u *updater) installPackage(id string, data []byte) (*LoadedModel, error) {
 	if !versionAtLeast(Version, p.Manifest.MinAgentVersion) {
 		return refuse("needs agent version %s, this is %s", p.Manifest.MinAgentVersion, Version)
 	}
-	lm, err := NewLoadedModel(p.Model, p.Manifest.Name, "", "", u.a.classifyOptions())
+	// The manifest's labels go in before any classifier is built, so that
+	// every classifier of the model names classes alike.
+	opts := u.a.classifyOptions()
+	if len(p.Manifest.Labels) > 0 {
+		opts.Labels = p.Manifest.Labels
+	}
+	lm, err := NewLoadedModel(p.Model, p.Manifest.Name, "", "", opts)
 	if err != nil {
 		return refuse("model: %v", err)
 	}
 	lm.Name, lm.Version = p.Manifest.Name, p.Manifest.Version
-	if len(p.Manifest.Labels) > 0 {
-		if n := lm.Model.Main().Tensors[lm.Model.Main().Outputs[0]]; len(p.Manifest.Labels) != countElems(n.Shape) && len(p.Manifest.Labels) != countElems(n.Shape)-1 {
-			return refuse("manifest has %d labels for %d outputs", len(p.Manifest.Labels), countElems(n.Shape))
+	if n := len(p.Manifest.Labels); n > 0 {
+		if out := countElems(lm.Model.Main().Tensors[lm.Model.Main().Outputs[0]].Shape); n != out && n != out-1 {
+			return refuse("manifest has %d labels for %d outputs", n, out)
 		}
-		lm.Labels = p.Manifest.Labels
-		lm.opts.Labels = lm.Labels
 	}
 	mod := &mqtt.Model{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
 	u.report(mqtt.Update{Transfer: id, Step: "verified", OK: true, Model: mod, Reason: "signed by " + keyID})
