@@ -123,7 +123,7 @@ func (p *pipeline) classify(ctx context.Context, f camera.Frame, c *classify.Cla
 	if d.Publish {
 		ev := &mqtt.Event{
 			Frame: f.Seq, Time: mqtt.Timestamp{Time: f.Time}, TopK: classes,
-			Model:     mqtt.Model{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256},
+			Model:     lm.Ident(),
 			LatencyMs: lat, Ready: tDone,
 		}
 		d.Fill(ev)
@@ -149,7 +149,7 @@ func (p *pipeline) classify(ctx context.Context, f camera.Frame, c *classify.Cla
 	st.Seq, st.Frames, st.Dropped = f.Seq, st.Frames+1, st.Dropped+f.Dropped
 	st.LastFrame, st.InferMS, st.Top = tDone, lat.Inference, res
 	st.Label, st.Score = d.State, d.Top.Score
-	st.Model = ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
+	st.Model = lm.Ident()
 	st.SourceErr = ""
 	st.FPS = p.window.add(tDone)
 	m.fps.Set(st.FPS)

@@ -264,7 +264,7 @@ func (u *updater) install(ctx context.Context, raw json.RawMessage) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return InstallResult{Model: ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}, Trial: u.a.config().Updates.Trial.String()}, nil
+	return InstallResult{Model: lm.Ident(), Trial: u.a.config().Updates.Trial.String()}, nil
 }
 
 // assemble returns a complete transfer's bytes after checking its hash, and
@@ -367,7 +367,7 @@ func (u *updater) installPackage(id string, data []byte) (*LoadedModel, error) {
 			return refuse("manifest has %d labels for %d outputs", n, out)
 		}
 	}
-	mod := &mqtt.Model{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
+	mod := new(lm.Ident())
 	u.report(mqtt.Update{Transfer: id, Step: "verified", OK: true, Model: mod, Reason: "signed by " + keyID})
 	if err := u.selfTest(lm); err != nil {
 		return refuse("self-test: %v", err)
@@ -433,7 +433,7 @@ func (u *updater) startTrial(id string, lm *LoadedModel) {
 		defer deadline.Stop()
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
-		mod := &mqtt.Model{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
+		mod := new(lm.Ident())
 		for {
 			select {
 			case <-ctx.Done():
@@ -485,7 +485,7 @@ func (u *updater) rollbackTo(id, reason string) (*LoadedModel, error) {
 	u.a.setModel(lm)
 	u.a.health.reset()
 	u.report(mqtt.Update{Transfer: id, Step: "rolled_back", OK: true, Reason: reason + "; removed " + bad.Name + " " + bad.Version,
-		Model: &mqtt.Model{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}})
+		Model: new(lm.Ident())})
 	return lm, nil
 }
 
@@ -497,7 +497,7 @@ func (u *updater) rollback(ctx context.Context, raw json.RawMessage) (any, error
 	if err != nil {
 		return nil, err
 	}
-	return ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}, nil
+	return lm.Ident(), nil
 }
 
 // UpdateStatus is the reply to model.status.
@@ -509,7 +509,7 @@ type UpdateStatus struct {
 
 func (u *updater) status(ctx context.Context, raw json.RawMessage) (any, error) {
 	lm := u.a.Model()
-	st := UpdateStatus{Model: ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}, Store: u.a.store.State(), Transfers: []TransferState{}}
+	st := UpdateStatus{Model: lm.Ident(), Store: u.a.store.State(), Transfers: []TransferState{}}
 	u.mu.Lock()
 	for _, t := range u.transfers {
 		st.Transfers = append(st.Transfers, t.state())
