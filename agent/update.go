@@ -490,7 +490,7 @@ func (u *updater) rollbackTo(id, reason string) (*LoadedModel, error) {
 }
 
 func (u *updater) rollback(ctx context.Context, raw json.RawMessage) (any, error) {
-	if err := mqtt.DecodeArgs(raw, &struct{}{}); err != nil && len(raw) > 0 && string(raw) != "null" {
+	if err := mqtt.DecodeArgs(raw, &struct{}{}); err != nil { // no args taken
 		return nil, err
 	}
 	lm, err := u.rollbackTo("", "requested by the operator")
