@@ -199,8 +199,7 @@ func (u *updater) chunk(ctx context.Context, raw json.RawMessage) (any, error) {
 	if want := min(int64(t.chunkSize), t.size-off); int64(len(data)) != want {
 		return nil, mqtt.BadArgs(fmt.Errorf("chunk %d is %d bytes, want %d", args.Index, len(data), want))
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != strings.ToLower(args.SHA256) {
+	if !hashIs(data, args.SHA256) {
 		return nil, mqtt.BadArgs(fmt.Errorf("chunk %d does not match its sha256 (damaged in transit)", args.Index))
 	}
 	f, err := os.OpenFile(t.path, os.O_WRONLY, 0)
@@ -284,8 +283,7 @@ func (u *updater) assemble(id string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != t.sha256 {
+	if !hashIs(data, t.sha256) {
 		return nil, errors.New("the assembled package does not match the sha256 given in model.begin")
 	}
 	return data, nil
@@ -319,8 +317,7 @@ func download(ctx context.Context, url, want string) ([]byte, error) {
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("download: package is larger than %d bytes", limit)
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != strings.ToLower(want) {
+	if !hashIs(data, want) {
 		return nil, errors.New("download: package does not match its sha256")
 	}
 	return data, nil
@@ -516,6 +513,13 @@ func (u *updater) status(ctx context.Context, raw json.RawMessage) (any, error) 
 	}
 	u.mu.Unlock()
 	return st, nil
+}
+
+// hashIs reports whether data's SHA-256 is hexSum (hex digits of either
+// case).
+func hashIs(data []byte, hexSum string) bool {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]) == strings.ToLower(hexSum)
 }
 
 func countElems(shape []int) int {
