@@ -291,7 +291,7 @@ func (a *Agent) telemetry(ctx context.Context) {
 		err := a.pub.PublishTelemetry(&mqtt.Telemetry{
 			UptimeS: time.Since(a.started).Seconds(), FPS: st.FPS, Frames: st.Frames, FramesDropped: st.Dropped,
 			LatencyMs: a.pipe.takeLatency(),
-			Model:     mqtt.Model{Name: st.Model.Name, Version: st.Model.Version, SHA256: st.Model.SHA256},
+			Model:     st.Model,
 		})
 		if err != nil {
 			a.log.Warn("telemetry not sent", "err", err)
@@ -304,7 +304,7 @@ func (a *Agent) Status() Status {
 	st, _ := a.pipe.snapshot()
 	st.DeviceID, st.Started, st.Broker = a.config().DeviceID, a.started, a.BrokerURL()
 	lm := a.Model()
-	st.Model = ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
+	st.Model = lm.Ident()
 	st.Engine = a.engine
 	if lm.Placement.Ops > 0 {
 		p := lm.Placement

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeclass/edgeclass/agent/demomodel"
 	"github.com/edgeclass/edgeclass/control"
 	"github.com/edgeclass/edgeclass/internal/brokertest"
 	"github.com/edgeclass/edgeclass/modelpkg"
@@ -103,6 +104,16 @@ func TestCanaryRollout(t *testing.T) {
 func TestRemoteConfig(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Events.Heartbeat, cfg.Events.MaxRate = 200*time.Millisecond, 10
+	// A labels file unlike the model's metadata: a new fit rebuilds the
+	// model's classifiers, which must keep naming classes with it.
+	labels := []string{"fond", "rouge", "vert", "bleu", "jaune"}
+	cfg.Model, cfg.Labels = filepath.Join(t.TempDir(), "demo.tflite"), filepath.Join(t.TempDir(), "labels.txt")
+	if err := os.WriteFile(cfg.Model, demomodel.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.Labels, []byte(strings.Join(labels, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	a := startAgent(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -131,23 +142,27 @@ func TestRemoteConfig(t *testing.T) {
 	}
 	sub := subscribe(t, a.BrokerURL(), "edgeclass/test-cam/events")
 	changed := time.Now()
-	raw, err := ctl.Call(ctx, "test-cam", "config.set", map[string]any{"events.min_confidence": 0.8, "fps": 5, "top_k": 2})
+	raw, err := ctl.Call(ctx, "test-cam", "config.set", map[string]any{"events.min_confidence": 0.8, "fps": 5, "top_k": 2, "fit": "crop"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	applied := time.Now()
 	var values map[string]string
 	json.Unmarshal(raw, &values)
 	if values["events.min_confidence"] != "0.8" || values["fps"] != "5" {
 		t.Fatalf("config.set reply: %s", raw)
 	}
-	// Events of frames after the change carry two classes; the new
-	// frame-rate cap holds.
+	// Events of frames after the change carry two classes, named from
+	// the labels file; the new frame-rate cap holds.
 	for n := 1; ; n++ {
 		evs := sub.wait(t, "edgeclass/test-cam/events", n, 10*time.Second)
 		ev, _ := mqtt.DecodeEvent(evs[n-1])
-		if ev.Time.After(changed.Add(100 * time.Millisecond)) {
+		if ev.Time.After(applied) && ev.Time.After(changed.Add(100*time.Millisecond)) {
 			if len(ev.TopK) != 2 {
 				t.Fatalf("events carry %d classes after top_k=2", len(ev.TopK))
+			}
+			if top := ev.TopK[0]; top.Label != labels[top.Index] {
+				t.Fatalf("after fit=crop class %d is named %q, want %q from the labels file", top.Index, top.Label, labels[top.Index])
 			}
 			break
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgeclass/edgeclass/classify"
 	"github.com/edgeclass/edgeclass/engines"
+	"github.com/edgeclass/edgeclass/mqtt"
 )
 
 // Status is what the agent shows on its status page and /status.json.
@@ -40,12 +41,8 @@ type Status struct {
 	Placement  *engines.Placement `json:"placement,omitempty"`
 }
 
-// ModelStatus names the model in use.
-type ModelStatus struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	SHA256  string `json:"sha256"`
-}
+// ModelStatus names the model in use, as events do.
+type ModelStatus = mqtt.Model
 
 // statusSource is what the HTTP server reads from the running pipeline.
 type statusSource interface {

@@ -82,6 +82,11 @@ func NewLoadedModel(data []byte, name, path, labelsPath string, opts classify.Op
 	return lm, nil
 }
 
+// Ident names the model in status, replies and events.
+func (lm *LoadedModel) Ident() ModelStatus {
+	return ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
+}
+
 // NewClassifier makes a classifier for this model.
 func (lm *LoadedModel) NewClassifier() (*classify.Classifier, error) {
 	return classify.New(lm.Model, lm.opts)

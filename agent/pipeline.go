@@ -46,19 +46,14 @@ func (p *pipeline) run(ctx context.Context) error {
 		}
 	}()
 	for {
-		p.mu.Lock()
-		src := p.src
-		p.mu.Unlock()
+		src := p.source()
 		f, err := src.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			if errors.Is(err, camera.ErrClosed) {
-				p.mu.Lock()
-				replaced := p.src != src
-				p.mu.Unlock()
-				if replaced {
+				if p.source() != src {
 					continue // reopenSource swapped it
 				}
 				return nil
@@ -123,7 +118,7 @@ func (p *pipeline) classify(ctx context.Context, f camera.Frame, c *classify.Cla
 	if d.Publish {
 		ev := &mqtt.Event{
 			Frame: f.Seq, Time: mqtt.Timestamp{Time: f.Time}, TopK: classes,
-			Model:     mqtt.Model{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256},
+			Model:     lm.Ident(),
 			LatencyMs: lat, Ready: tDone,
 		}
 		d.Fill(ev)
@@ -149,7 +144,7 @@ func (p *pipeline) classify(ctx context.Context, f camera.Frame, c *classify.Cla
 	st.Seq, st.Frames, st.Dropped = f.Seq, st.Frames+1, st.Dropped+f.Dropped
 	st.LastFrame, st.InferMS, st.Top = tDone, lat.Inference, res
 	st.Label, st.Score = d.State, d.Top.Score
-	st.Model = ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
+	st.Model = lm.Ident()
 	st.SourceErr = ""
 	st.FPS = p.window.add(tDone)
 	m.fps.Set(st.FPS)
@@ -183,21 +178,18 @@ func (p *pipeline) reopenSource(spec string, fps float64) error {
 	return old.Close()
 }
 
-// sourceStats reports the current source's state.
-func (p *pipeline) sourceStats() camera.Stats {
+// source is the current frame source.
+func (p *pipeline) source() camera.Source {
 	p.mu.Lock()
-	src := p.src
-	p.mu.Unlock()
-	return src.Stats()
+	defer p.mu.Unlock()
+	return p.src
 }
 
+// sourceStats reports the current source's state.
+func (p *pipeline) sourceStats() camera.Stats { return p.source().Stats() }
+
 // close stops the current source.
-func (p *pipeline) close() {
-	p.mu.Lock()
-	src := p.src
-	p.mu.Unlock()
-	src.Close()
-}
+func (p *pipeline) close() { p.source().Close() }
 
 func (p *pipeline) setSourceError(err error) {
 	p.mu.Lock()

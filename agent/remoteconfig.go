@@ -169,12 +169,13 @@ func (a *Agent) applyLive(next *Config) error {
 	a.pipe.setPolicy(policy, next.TopK)
 	if next.Fit != old.Fit {
 		lm := a.Model()
-		re, err := NewLoadedModel(lm.Model.Raw(), lm.Name, lm.Path, "", a.classifyOptions())
+		opts := a.classifyOptions()
+		opts.Labels = lm.Labels // before any classifier is built
+		re, err := NewLoadedModel(lm.Model.Raw(), lm.Name, lm.Path, "", opts)
 		if err != nil {
 			return err
 		}
-		re.Name, re.Version, re.Labels = lm.Name, lm.Version, lm.Labels
-		re.opts.Labels = lm.Labels
+		re.Name, re.Version = lm.Name, lm.Version
 		a.setModel(re)
 	}
 	return nil

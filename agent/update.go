@@ -199,8 +199,7 @@ func (u *updater) chunk(ctx context.Context, raw json.RawMessage) (any, error) {
 	if want := min(int64(t.chunkSize), t.size-off); int64(len(data)) != want {
 		return nil, mqtt.BadArgs(fmt.Errorf("chunk %d is %d bytes, want %d", args.Index, len(data), want))
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != strings.ToLower(args.SHA256) {
+	if !hashIs(data, args.SHA256) {
 		return nil, mqtt.BadArgs(fmt.Errorf("chunk %d does not match its sha256 (damaged in transit)", args.Index))
 	}
 	f, err := os.OpenFile(t.path, os.O_WRONLY, 0)
@@ -264,7 +263,7 @@ func (u *updater) install(ctx context.Context, raw json.RawMessage) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return InstallResult{Model: ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}, Trial: u.a.config().Updates.Trial.String()}, nil
+	return InstallResult{Model: lm.Ident(), Trial: u.a.config().Updates.Trial.String()}, nil
 }
 
 // assemble returns a complete transfer's bytes after checking its hash, and
@@ -284,8 +283,7 @@ func (u *updater) assemble(id string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != t.sha256 {
+	if !hashIs(data, t.sha256) {
 		return nil, errors.New("the assembled package does not match the sha256 given in model.begin")
 	}
 	return data, nil
@@ -319,8 +317,7 @@ func download(ctx context.Context, url, want string) ([]byte, error) {
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("download: package is larger than %d bytes", limit)
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != strings.ToLower(want) {
+	if !hashIs(data, want) {
 		return nil, errors.New("download: package does not match its sha256")
 	}
 	return data, nil
@@ -351,19 +348,23 @@ func (u *updater) installPackage(id string, data []byte) (*LoadedModel, error) {
 	if !versionAtLeast(Version, p.Manifest.MinAgentVersion) {
 		return refuse("needs agent version %s, this is %s", p.Manifest.MinAgentVersion, Version)
 	}
-	lm, err := NewLoadedModel(p.Model, p.Manifest.Name, "", "", u.a.classifyOptions())
+	// The manifest's labels go in before any classifier is built, so that
+	// every classifier of the model names classes alike.
+	opts := u.a.classifyOptions()
+	if len(p.Manifest.Labels) > 0 {
+		opts.Labels = p.Manifest.Labels
+	}
+	lm, err := NewLoadedModel(p.Model, p.Manifest.Name, "", "", opts)
 	if err != nil {
 		return refuse("model: %v", err)
 	}
 	lm.Name, lm.Version = p.Manifest.Name, p.Manifest.Version
-	if len(p.Manifest.Labels) > 0 {
-		if n := lm.Model.Main().Tensors[lm.Model.Main().Outputs[0]]; len(p.Manifest.Labels) != countElems(n.Shape) && len(p.Manifest.Labels) != countElems(n.Shape)-1 {
-			return refuse("manifest has %d labels for %d outputs", len(p.Manifest.Labels), countElems(n.Shape))
+	if n := len(p.Manifest.Labels); n > 0 {
+		if out := countElems(lm.Model.Main().Tensors[lm.Model.Main().Outputs[0]].Shape); n != out && n != out-1 {
+			return refuse("manifest has %d labels for %d outputs", n, out)
 		}
-		lm.Labels = p.Manifest.Labels
-		lm.opts.Labels = lm.Labels
 	}
-	mod := &mqtt.Model{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
+	mod := new(lm.Ident())
 	u.report(mqtt.Update{Transfer: id, Step: "verified", OK: true, Model: mod, Reason: "signed by " + keyID})
 	if err := u.selfTest(lm); err != nil {
 		return refuse("self-test: %v", err)
@@ -429,7 +430,7 @@ func (u *updater) startTrial(id string, lm *LoadedModel) {
 		defer deadline.Stop()
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
-		mod := &mqtt.Model{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}
+		mod := new(lm.Ident())
 		for {
 			select {
 			case <-ctx.Done():
@@ -481,19 +482,19 @@ func (u *updater) rollbackTo(id, reason string) (*LoadedModel, error) {
 	u.a.setModel(lm)
 	u.a.health.reset()
 	u.report(mqtt.Update{Transfer: id, Step: "rolled_back", OK: true, Reason: reason + "; removed " + bad.Name + " " + bad.Version,
-		Model: &mqtt.Model{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}})
+		Model: new(lm.Ident())})
 	return lm, nil
 }
 
 func (u *updater) rollback(ctx context.Context, raw json.RawMessage) (any, error) {
-	if err := mqtt.DecodeArgs(raw, &struct{}{}); err != nil && len(raw) > 0 && string(raw) != "null" {
+	if err := mqtt.DecodeArgs(raw, &struct{}{}); err != nil { // no args taken
 		return nil, err
 	}
 	lm, err := u.rollbackTo("", "requested by the operator")
 	if err != nil {
 		return nil, err
 	}
-	return ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}, nil
+	return lm.Ident(), nil
 }
 
 // UpdateStatus is the reply to model.status.
@@ -505,13 +506,20 @@ type UpdateStatus struct {
 
 func (u *updater) status(ctx context.Context, raw json.RawMessage) (any, error) {
 	lm := u.a.Model()
-	st := UpdateStatus{Model: ModelStatus{Name: lm.Name, Version: lm.Version, SHA256: lm.SHA256}, Store: u.a.store.State(), Transfers: []TransferState{}}
+	st := UpdateStatus{Model: lm.Ident(), Store: u.a.store.State(), Transfers: []TransferState{}}
 	u.mu.Lock()
 	for _, t := range u.transfers {
 		st.Transfers = append(st.Transfers, t.state())
 	}
 	u.mu.Unlock()
 	return st, nil
+}
+
+// hashIs reports whether data's SHA-256 is hexSum (hex digits of either
+// case).
+func hashIs(data []byte, hexSum string) bool {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]) == strings.ToLower(hexSum)
 }
 
 func countElems(shape []int) int {

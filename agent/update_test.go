@@ -148,7 +148,9 @@ func TestModelUpdates(t *testing.T) {
 			}
 			r := newUpdateRig(t, url, 1500*time.Millisecond)
 			good := demoVariant(t, "2", nil)
-			signed, err := modelpkg.Build(good, "demo", "2", nil, "", r.key)
+			// Labels of its own, unlike the model's metadata: events must use them.
+			labels := []string{"fond", "rouge", "vert", "bleu", "jaune"}
+			signed, err := modelpkg.Build(good, "demo", "2", labels, "", r.key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,6 +195,14 @@ func TestModelUpdates(t *testing.T) {
 				t.Fatalf("good package: %+v", res)
 			}
 			r.waitVersion(t, "2", 5*time.Second)
+			evs := r.sub.wait(t, "edgeclass/test-cam/events", 1, time.Second)
+			ev, err := mqtt.DecodeEvent(evs[len(evs)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if top := ev.TopK[0]; top.Label != labels[top.Index] {
+				t.Errorf("event of the new model names class %d %q, want the package's label %q", top.Index, top.Label, labels[top.Index])
+			}
 			// It passes its trial and is kept.
 			deadline := time.Now().Add(10 * time.Second)
 			for r.agent.store.State().Trial {

@@ -141,9 +141,9 @@ type Handler func(ctx context.Context, args json.RawMessage) (result any, err er
 func BadArgs(err error) error { return &CommandError{CodeBadArgs, err.Error()} }
 
 // DecodeArgs decodes args strictly into v (no unknown keys, right types);
-// its errors are BadArgs errors.
+// its errors are BadArgs errors. Absent args decode as {}.
 func DecodeArgs(args json.RawMessage, v any) error {
-	if args == nil {
+	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
 	dec := json.NewDecoder(bytes.NewReader(args))

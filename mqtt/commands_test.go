@@ -128,3 +128,16 @@ func TestCommandsRun(t *testing.T) {
 		t.Fatalf("valid command: %+v %s", r, r.Result)
 	}
 }
+
+// TestDecodeArgsNone: a command that takes no arguments accepts them
+// absent, empty or null, and refuses any key.
+func TestDecodeArgsNone(t *testing.T) {
+	for _, args := range []json.RawMessage{nil, {}, json.RawMessage("null"), json.RawMessage("{}")} {
+		if err := DecodeArgs(args, &struct{}{}); err != nil {
+			t.Errorf("args %q: %v", args, err)
+		}
+	}
+	if err := DecodeArgs(json.RawMessage(`{"force":true}`), &struct{}{}); err == nil || !strings.Contains(err.Error(), "force") {
+		t.Errorf("unknown key: %v, want an error naming it", err)
+	}
+}
