@@ -195,7 +195,11 @@ func (a *Agent) initialModel() (*LoadedModel, error) {
 	opts := a.classifyOptions()
 	if p := a.store.ActivePath(); p != "" {
 		st := a.store.State()
-		lm, err := LoadModel(p, "", opts)
+		installed := opts
+		if len(st.Active.Labels) > 0 {
+			installed.Labels = st.Active.Labels
+		}
+		lm, err := LoadModel(p, "", installed)
 		if err == nil {
 			lm.Name, lm.Version = st.Active.Name, st.Active.Version
 			return lm, nil

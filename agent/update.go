@@ -371,7 +371,7 @@ func (u *updater) installPackage(id string, data []byte) (*LoadedModel, error) {
 	}
 	u.report(mqtt.Update{Transfer: id, Step: "self-tested", OK: true, Model: mod})
 
-	if _, err := u.a.store.Install(p.Model, lm.Name, lm.Version, u.a.config().Updates.Trial); err != nil {
+	if _, err := u.a.store.Install(p.Model, lm.Name, lm.Version, p.Manifest.Labels, u.a.config().Updates.Trial); err != nil {
 		u.report(mqtt.Update{Transfer: id, Step: "failed", Model: mod, Reason: err.Error()})
 		return nil, err
 	}

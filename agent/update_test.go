@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,6 +216,14 @@ func TestModelUpdates(t *testing.T) {
 				if time.Now().After(deadline) {
 					t.Fatalf("no committed step reported: %s", updateSteps(t, r.sub))
 				}
+			}
+			// After a restart the installed model keeps the package's labels.
+			restarted, err := r.agent.initialModel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if restarted.Version != "2" || !slices.Equal(restarted.Labels, labels) {
+				t.Errorf("model at restart: version %q, labels %v, want version 2 with %v", restarted.Version, restarted.Labels, labels)
 			}
 			steps := updateSteps(t, r.sub)
 			for _, want := range []string{"refused", "verified", "self-tested", "installed"} {

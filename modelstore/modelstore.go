@@ -37,6 +37,9 @@ type Model struct {
 	Version string    `json:"version"`
 	SHA256  string    `json:"sha256"`
 	Since   time.Time `json:"since"`
+	// Labels are the package's class names, when it brought its own; they
+	// name the model's outputs after a restart or rollback too.
+	Labels []string `json:"labels,omitempty"`
 }
 
 // State is what state.json holds.
@@ -188,12 +191,12 @@ func (s *Store) StagingDir() string { return s.path("staging") }
 
 // Install writes model bytes durably and makes them the active model, on
 // trial until Commit (or rolled back by Rollback or a restart). The model
-// active before becomes the fallback.
-func (s *Store) Install(data []byte, name, version string, trial time.Duration) (Model, error) {
+// active before becomes the fallback. labels may be nil (the model's own).
+func (s *Store) Install(data []byte, name, version string, labels []string, trial time.Duration) (Model, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sum := sha256.Sum256(data)
-	m := Model{Name: name, Version: version, SHA256: hex.EncodeToString(sum[:]), Since: time.Now().UTC()}
+	m := Model{Name: name, Version: version, Labels: labels, SHA256: hex.EncodeToString(sum[:]), Since: time.Now().UTC()}
 	m.File = m.SHA256 + ".tflite"
 	if s.state.Active != nil && s.state.Active.SHA256 == m.SHA256 {
 		return m, fmt.Errorf("model %s is already active", m.SHA256[:12])

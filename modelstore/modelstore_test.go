@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -36,11 +37,11 @@ func TestInstallCommitRollback(t *testing.T) {
 	if s.ActivePath() != "" {
 		t.Fatal("new store has an active model")
 	}
-	ma, err := s.Install(a, "a", "1", 0)
+	ma, err := s.Install(a, "a", "1", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, err := s.Install(b, "b", "2", time.Minute)
+	mb, err := s.Install(b, "b", "2", nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +58,8 @@ func TestInstallCommitRollback(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "models", mb.File)); !os.IsNotExist(err) {
 		t.Fatal("the rolled-back model's file was kept")
 	}
-	// Install again and commit: survives reopening.
-	if _, err := s.Install(b, "b", "2", time.Minute); err != nil {
+	// Install again, with labels, and commit: survives reopening.
+	if _, err := s.Install(b, "b", "2", []string{"cat", "dog"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Commit(); err != nil {
@@ -68,7 +69,7 @@ func TestInstallCommitRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := s2.State(); st.Active.Version != "2" || st.Trial || len(s2.Recovered) != 0 {
+	if st := s2.State(); st.Active.Version != "2" || st.Trial || len(s2.Recovered) != 0 || !slices.Equal(st.Active.Labels, []string{"cat", "dog"}) {
 		t.Fatalf("after reopen: %+v %v", st, s2.Recovered)
 	}
 }
@@ -77,8 +78,8 @@ func TestRestartDuringTrialRollsBack(t *testing.T) {
 	a, b := models(t)
 	dir := t.TempDir()
 	s, _ := Open(dir)
-	s.Install(a, "a", "1", 0)
-	s.Install(b, "b", "2", time.Hour)
+	s.Install(a, "a", "1", nil, 0)
+	s.Install(b, "b", "2", nil, time.Hour)
 	s2, err := Open(dir) // the process died during the trial
 	if err != nil {
 		t.Fatal(err)
@@ -92,11 +93,11 @@ func TestFirstModelOnTrial(t *testing.T) {
 	a, _ := models(t)
 	dir := t.TempDir()
 	s, _ := Open(dir)
-	s.Install(a, "a", "1", time.Hour)
+	s.Install(a, "a", "1", nil, time.Hour)
 	if _, ok, err := s.Rollback("failed"); err != nil || ok || s.ActivePath() != "" {
 		t.Fatalf("rolling back the only model: ok %v err %v active %q", ok, err, s.ActivePath())
 	}
-	s.Install(a, "a", "1", time.Hour)
+	s.Install(a, "a", "1", nil, time.Hour)
 	s2, err := Open(dir) // died during the trial of the first model
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +111,8 @@ func TestCorruptActiveFallsBack(t *testing.T) {
 	a, b := models(t)
 	dir := t.TempDir()
 	s, _ := Open(dir)
-	s.Install(a, "a", "1", 0)
-	mb, _ := s.Install(b, "b", "2", 0)
+	s.Install(a, "a", "1", nil, 0)
+	mb, _ := s.Install(b, "b", "2", nil, 0)
 	os.WriteFile(filepath.Join(dir, "models", mb.File), b[:100], 0o644)
 	s2, err := Open(dir)
 	if err != nil {
@@ -136,7 +137,7 @@ func TestPowerCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Install(a, "a", "1", 0); err != nil {
+	if _, err := s.Install(a, "a", "1", nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -187,7 +188,7 @@ func installForever(t *testing.T, dir string) {
 			data, v = b, "2"
 		}
 		os.WriteFile(filepath.Join(s.StagingDir(), "incoming-"+strconv.Itoa(i)), data, 0o644)
-		if _, err := s.Install(data, fmt.Sprintf("m%d", i), v, time.Duration(i%2)*time.Hour); err != nil {
+		if _, err := s.Install(data, fmt.Sprintf("m%d", i), v, nil, time.Duration(i%2)*time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
