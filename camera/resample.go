@@ -5,6 +5,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/edgeclass/edgeclass/internal/parallel"
 )
 
 // resampler scales sw x sh pixels to dw x dh with the tent (bilinear)
@@ -111,33 +113,18 @@ func (r *resampler) scale(img image.Image, sr image.Rectangle, use func(rgb []by
 	}
 	convert := rowConverter(img)
 	dw3 := 3 * r.dw
-	inBands(r.sh, bands, func(b, lo, hi int) {
+	parallel.Split(r.sh, bands, func(b, lo, hi int) {
 		for y := lo; y < hi; y++ {
 			convert(s.rows[b], sr.Min.X, sr.Max.X, sr.Min.Y+y)
 			r.horizontal(s.tmp[y*dw3:(y+1)*dw3], s.rows[b])
 		}
 	})
-	inBands(r.dh, bands, func(b, lo, hi int) {
+	parallel.Split(r.dh, bands, func(b, lo, hi int) {
 		for y := lo; y < hi; y++ {
 			r.vertical(s.out[y*dw3:(y+1)*dw3], s.accs[b], s.tmp, y)
 		}
 	})
 	use(s.out)
-}
-
-// inBands runs fn on n rows split into the given number of bands, each on
-// its own goroutine but the first, and waits for all.
-func inBands(n, bands int, fn func(band, lo, hi int)) {
-	var wg sync.WaitGroup
-	for b := 1; b < bands; b++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(b, b*n/bands, (b+1)*n/bands)
-		}()
-	}
-	fn(0, 0, n/bands)
-	wg.Wait()
 }
 
 // vertical computes output row y from the horizontally resampled rows in

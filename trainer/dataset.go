@@ -165,7 +165,7 @@ func OpenDataset(ctx context.Context, dir string, workers int) (*Dataset, error)
 
 	items := make([]Item, len(files))
 	errs := make([]error, len(files))
-	err = parallel(ctx, len(files), workers, func(_, i int) {
+	err = forEach(ctx, len(files), workers, func(_, i int) {
 		items[i], errs[i] = readItem(filepath.Join(dir, files[i].rel))
 	})
 	if err != nil {

@@ -83,7 +83,7 @@ func EvaluateModel(ctx context.Context, m *tflite.Model, labels []string, ds *Da
 	res := &EvalResult{Predictions: make([]Prediction, len(items))}
 	errs := make([]error, len(items))
 	prog := newProgress(log, "evaluate", len(items))
-	err = parallel(ctx, len(items), workers, func(w, k int) {
+	err = forEach(ctx, len(items), workers, func(w, k int) {
 		it := &ds.Items[items[k]]
 		img, err := ds.Load(it)
 		if err != nil {

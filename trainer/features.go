@@ -205,7 +205,7 @@ func extractFeatures(ctx context.Context, bb *Backbone, tensors []int, caches []
 	}
 	prog := newProgress(log, "backbone", todo)
 	errs := make([]error, len(jobs))
-	err := parallel(ctx, len(jobs), workers, func(w, j int) {
+	err := forEach(ctx, len(jobs), workers, func(w, j int) {
 		jb := jobs[j]
 		item := &ds.Items[jb.item]
 		img, err := ds.Load(item)

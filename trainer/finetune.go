@@ -7,9 +7,9 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sync"
 	"unsafe"
 
+	"github.com/edgeclass/edgeclass/internal/parallel"
 	"github.com/edgeclass/edgeclass/tflite"
 )
 
@@ -485,23 +485,7 @@ func (g dwConv) backward(gy, x, w, gw, gx []float32) {
 func workers() int { return runtime.GOMAXPROCS(0) }
 
 // parallelChunks splits [0, n) into up to workers() chunks.
-func parallelChunks(n int, fn func(part, lo, hi int)) {
-	k := min(workers(), n)
-	if k <= 1 {
-		fn(0, 0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for p := 0; p < k; p++ {
-		lo, hi := p*n/k, (p+1)*n/k
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(p, lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+func parallelChunks(n int, fn func(part, lo, hi int)) { parallel.Split(n, workers(), fn) }
 
 func parallelRange(n int, fn func(lo, hi int)) {
 	parallelChunks(n, func(_, lo, hi int) { fn(lo, hi) })

@@ -104,11 +104,11 @@ func (p *progress) line(now time.Time) string {
 	return s
 }
 
-// parallel calls fn(w, i) for i in [0, n) on the given number of
+// forEach calls fn(w, i) for i in [0, n) on the given number of
 // goroutines (w numbers the goroutine, for per-worker state) and returns when
 // all calls are done, or ctx's error once it is cancelled (calls in flight
 // finish; no new ones start).
-func parallel(ctx context.Context, n, workers int, fn func(w, i int)) error {
+func forEach(ctx context.Context, n, workers int, fn func(w, i int)) error {
 	workers = max(1, min(workers, n))
 	var next atomic.Int64
 	var wg sync.WaitGroup
