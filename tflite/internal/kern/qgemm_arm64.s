@@ -152,22 +152,12 @@ copy:
 	CMP R17, R8; \
 	BLT tile
 
-// LOADA loads 16 (or 4) bytes of each row into V0-V3 and XORs them.
-#define LOADA16 \
-	VLD1.P 16(R19), [V0.B16]; \
-	VLD1.P 16(R20), [V1.B16]; \
-	VLD1.P 16(R21), [V2.B16]; \
-	VLD1.P 16(R22), [V3.B16]; \
-	VEOR V12.B16, V0.B16, V0.B16; \
-	VEOR V12.B16, V1.B16, V1.B16; \
-	VEOR V12.B16, V2.B16, V2.B16; \
-	VEOR V12.B16, V3.B16, V3.B16
-
-#define LOADA4 \
-	VLD1.P 4(R19), V0.S[0]; \
-	VLD1.P 4(R20), V1.S[0]; \
-	VLD1.P 4(R21), V2.S[0]; \
-	VLD1.P 4(R22), V3.S[0]; \
+// LOADA loads s bytes of each row into V0-V3 (as v0-v3) and XORs them.
+#define LOADA(s, v0, v1, v2, v3) \
+	VLD1.P s(R19), v0; \
+	VLD1.P s(R20), v1; \
+	VLD1.P s(R21), v2; \
+	VLD1.P s(R22), v3; \
 	VEOR V12.B16, V0.B16, V0.B16; \
 	VEOR V12.B16, V1.B16, V1.B16; \
 	VEOR V12.B16, V2.B16, V2.B16; \
@@ -206,7 +196,7 @@ dpanel:
 dk16:
 	CMP $16, R7
 	BLT dk4
-	LOADA16
+	LOADA(16, [V0.B16], [V1.B16], [V2.B16], [V3.B16])
 	QUAD(0)
 	QUAD(1)
 	QUAD(2)
@@ -216,7 +206,7 @@ dk16:
 
 dk4:
 	CBZ R7, dout
-	LOADA4
+	LOADA(4, V0.S[0], V1.S[0], V2.S[0], V3.S[0])
 	QUAD(0)
 	SUB $4, R7
 	B dk4
@@ -264,14 +254,7 @@ npanel:
 nk8:
 	CMP $8, R7
 	BLT nk4
-	VLD1.P 8(R19), [V0.B8]
-	VLD1.P 8(R20), [V1.B8]
-	VLD1.P 8(R21), [V2.B8]
-	VLD1.P 8(R22), [V3.B8]
-	VEOR V12.B16, V0.B16, V0.B16
-	VEOR V12.B16, V1.B16, V1.B16
-	VEOR V12.B16, V2.B16, V2.B16
-	VEOR V12.B16, V3.B16, V3.B16
+	LOADA(8, [V0.B8], [V1.B8], [V2.B8], [V3.B8])
 	WIDENA
 	KSTEP(0)
 	KSTEP(1)
@@ -286,7 +269,7 @@ nk8:
 
 nk4:
 	CBZ R7, nout
-	LOADA4
+	LOADA(4, V0.S[0], V1.S[0], V2.S[0], V3.S[0])
 	WIDENA
 	KSTEP(0)
 	KSTEP(1)
