@@ -166,22 +166,7 @@ copy:
 // QUAD adds 4 k (quad q of V0-V3) times the next 16 columns of B.
 #define QUAD(q) \
 	VLD1.P 64(R5), [V4.B16, V5.B16, V6.B16, V7.B16]; \
-	SDOTE(16, 4, 0, q); \
-	SDOTE(17, 5, 0, q); \
-	SDOTE(18, 6, 0, q); \
-	SDOTE(19, 7, 0, q); \
-	SDOTE(20, 4, 1, q); \
-	SDOTE(21, 5, 1, q); \
-	SDOTE(22, 6, 1, q); \
-	SDOTE(23, 7, 1, q); \
-	SDOTE(24, 4, 2, q); \
-	SDOTE(25, 5, 2, q); \
-	SDOTE(26, 6, 2, q); \
-	SDOTE(27, 7, 2, q); \
-	SDOTE(28, 4, 3, q); \
-	SDOTE(29, 5, 3, q); \
-	SDOTE(30, 6, 3, q); \
-	SDOTE(31, 7, 3, q)
+	TILE4X4(SDOTE, q)
 
 // func qgemmDot(p *qgemmArgs)
 TEXT ·qgemmDot(SB), NOSPLIT, $16-8
