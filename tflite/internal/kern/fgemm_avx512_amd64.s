@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "go_asm.h"
+#include "gemm_amd64.h"
 
 // Register use of fgemmAVX512 (see fgemmArgs):
 //	R14 args, SI first row of the tile, R8-R13 the tile's 6 rows of A,
@@ -9,21 +10,6 @@
 //	temporary; stack: 0-40 the 6 output rows, 48 the last row index.
 //	Z0-Z23 accumulators (row r, vector v in Z(r*nv+v)), Z24-Z27 B or bias,
 //	Z28 broadcast A, Z29 lo, Z30 hi. K1 masks the last vector of a group.
-
-// ROW points reg at row r of the tile (clamped to the last row) and saves
-// its output row.
-#define ROW(r, reg) \
-	LEAQ r(SI), AX; \
-	CMPQ AX, 48(SP); \
-	CMOVQGT 48(SP), AX; \
-	MOVQ AX, reg; \
-	IMULQ fgemmArgs_lda(R14), reg; \
-	SHLQ $2, reg; \
-	ADDQ fgemmArgs_a(R14), reg; \
-	IMULQ fgemmArgs_ldo(R14), AX; \
-	SHLQ $2, AX; \
-	ADDQ fgemmArgs_out(R14), AX; \
-	MOVQ AX, (r*8)(SP)
 
 // BIASn loads the group's bias (zero without one) into Z24-Z27, the last
 // vector masked by K1.
@@ -124,30 +110,18 @@ TEXT ·fgemmAVX512(SB), NOSPLIT, $56-8
 	XORL SI, SI
 
 tile:
-	ROW(0, R8)
-	ROW(1, R9)
-	ROW(2, R10)
-	ROW(3, R11)
-	ROW(4, R12)
-	ROW(5, R13)
+	FROW(0, R8)
+	FROW(1, R9)
+	FROW(2, R10)
+	FROW(3, R11)
+	FROW(4, R12)
+	FROW(5, R13)
 	MOVQ fgemmArgs_b(R14), DI
 	XORL BX, BX
 
 group:
 	// K1 = lanes of the group's last vector that hold columns.
-	MOVQ fgemmArgs_n(R14), AX
-	SUBQ BX, AX
-	MOVQ AX, CX
-	MOVL $64, DX
-	CMPQ CX, DX
-	CMOVQGT DX, CX
-	DECQ CX
-	ANDQ $15, CX
-	NEGQ CX
-	ADDQ $15, CX
-	MOVL $0xffff, DX
-	SHRL CX, DX
-	KMOVW DX, K1
+	LASTLANES(fgemmArgs_n(R14))
 	XORL CX, CX
 	MOVQ fgemmArgs_bias(R14), DX
 	CMPQ AX, $48

@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "go_asm.h"
+#include "gemm_amd64.h"
 
 // Register use of qgemmAVX2 (see qgemmArgs):
 //	R14 args, SI first row of the tile, R8-R11 the tile's 4 rows of A,
@@ -13,22 +14,7 @@
 //	hold columns; in the epilogue Y8 scales, Y9 OutZP, Y10 Lo, Y11 Hi,
 //	Y14 temporary, Y15 the byte gather.
 
-// ROW points reg at row r of the tile (clamped to the last row) and saves
-// its output row and row term.
-#define ROW(r, reg) \
-	LEAQ r(SI), AX; \
-	CMPQ AX, 48(SP); \
-	CMOVQGT 48(SP), AX; \
-	MOVQ AX, reg; \
-	IMULQ qgemmArgs_lda(R14), reg; \
-	ADDQ qgemmArgs_a(R14), reg; \
-	MOVQ AX, DX; \
-	IMULQ qgemmArgs_ldo(R14), DX; \
-	ADDQ qgemmArgs_out(R14), DX; \
-	MOVQ DX, (r*8)(SP); \
-	MOVQ qgemmArgs_rowTerm(R14), DX; \
-	MOVL (DX)(AX*4), DX; \
-	MOVL DX, (32+r*4)(SP)
+#define ROW(r, reg) QROW(r, reg, 48, 32)
 
 #define INIT2(r, a0, a1) \
 	VPBROADCASTD (32+r*4)(SP), Y10; \

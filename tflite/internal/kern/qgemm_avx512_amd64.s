@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "go_asm.h"
+#include "gemm_amd64.h"
 
 // Register use of qgemmAVX512 (see qgemmArgs):
 //	R14 args, SI first row of the tile, R8-R13 the tile's 6 rows of A,
@@ -12,22 +13,7 @@
 //	epilogue values, Z28 broadcast A, Z29 MaxInt32, Z30 2^31 as float32,
 //	Z31 the xor bytes. K1 masks the last vector of a group.
 
-// ROW points reg at row r of the tile (clamped to the last row) and saves
-// its output row and row term.
-#define ROW(r, reg) \
-	LEAQ r(SI), AX; \
-	CMPQ AX, 72(SP); \
-	CMOVQGT 72(SP), AX; \
-	MOVQ AX, reg; \
-	IMULQ qgemmArgs_lda(R14), reg; \
-	ADDQ qgemmArgs_a(R14), reg; \
-	MOVQ AX, DX; \
-	IMULQ qgemmArgs_ldo(R14), DX; \
-	ADDQ qgemmArgs_out(R14), DX; \
-	MOVQ DX, (r*8)(SP); \
-	MOVQ qgemmArgs_rowTerm(R14), DX; \
-	MOVL (DX)(AX*4), DX; \
-	MOVL DX, (48+r*4)(SP)
+#define ROW(r, reg) QROW(r, reg, 72, 48)
 
 // INITn sets the accumulators of row r to bias + row term.
 #define INIT4(r, a0, a1, a2, a3) \
@@ -329,19 +315,7 @@ tile:
 
 group:
 	// K1 = lanes of the group's last vector that hold columns.
-	MOVQ qgemmArgs_n(R14), AX
-	SUBQ BX, AX
-	MOVQ AX, CX
-	MOVL $64, DX
-	CMPQ CX, DX
-	CMOVQGT DX, CX
-	DECQ CX
-	ANDQ $15, CX
-	NEGQ CX
-	ADDQ $15, CX
-	MOVL $0xffff, DX
-	SHRL CX, DX
-	KMOVW DX, K1
+	LASTLANES(qgemmArgs_n(R14))
 	XORL CX, CX
 	MOVQ qgemmArgs_kp(R14), DX
 	CMPQ AX, $48
