@@ -42,15 +42,16 @@ GLOBL dwPerm1<>(SB), RODATA|NOPTR, $64
 	VPMINSD Z10, acc, acc; \
 	VPMOVDB acc, mask, off(R9)(CX*1)
 
-// PAIRS adds the taps of a pixel in pairs to Z0 and Z1 (vpdpwssd: the sum
-// of the two int16 products of each dword lane); widen is VPMOVZXBW or
-// VPMOVSXBW.
-#define PAIRS(widen, loop) \
+// PIXELS computes the block of 32 channels at CX for every pixel; widen is
+// VPMOVZXBW or VPMOVSXBW. It adds the taps of a pixel in pairs to Z0 and
+// Z1 (vpdpwssd: the sum of the two int16 products of each dword lane).
+#define PIXELS(widen, pixel, pair) \
+pixel: \
 	VPXORD Z0, Z0, Z0; \
 	VPXORD Z1, Z1, Z1; \
 	MOVQ R11, R12; \
 	XORL DX, DX; \
-loop: \
+pair: \
 	MOVQ (R8)(DX*1), AX; \
 	MOVQ 8(R8)(DX*1), SI; \
 	widen.Z (AX)(CX*1), K1, Z2; \
@@ -62,7 +63,16 @@ loop: \
 	ADDQ $128, R12; \
 	ADDQ $16, DX; \
 	CMPQ DX, R13; \
-	JLT  loop
+	JLT  pair; \
+	VMOVDQA32 Z0, Z2; \
+	VPERMT2D Z1, Z6, Z2; \
+	VPERMT2D Z1, Z7, Z0; \
+	DWOUT(Z2, Z13, Z15, 0, K2); \
+	DWOUT(Z0, Z14, Z16, 16, K3); \
+	ADDQ R10, R8; \
+	ADDQ qdwArgs_ldo(R14), R9; \
+	DECQ BX; \
+	JNZ  pixel
 
 // Register use of qdwAVX512 (see qdwArgs). It computes channel blocks in
 // turn, and in each block the pixels in turn, so the block's weights stay
@@ -128,36 +138,14 @@ masks:
 	MOVQ qdwArgs_npix(R14), BX
 	CMPQ qdwArgs_signed(R14), $0
 	JNE  signed
-
-pixelzx:
-	PAIRS(VPMOVZXBW, pairzx)
-	VMOVDQA32 Z0, Z2
-	VPERMT2D Z1, Z6, Z2
-	VPERMT2D Z1, Z7, Z0
-	DWOUT(Z2, Z13, Z15, 0, K2)
-	DWOUT(Z0, Z14, Z16, 16, K3)
-	ADDQ R10, R8
-	ADDQ qdwArgs_ldo(R14), R9
-	DECQ BX
-	JNZ  pixelzx
+	PIXELS(VPMOVZXBW, pixelzx, pairzx)
 	JMP  nextblock
 
 signed:
 	MOVQ qdwArgs_fix(R14), AX
 	VPADDD (AX)(CX*4), Z13, K2, Z13
 	VPADDD 64(AX)(CX*4), Z14, K3, Z14
-
-pixelsx:
-	PAIRS(VPMOVSXBW, pairsx)
-	VMOVDQA32 Z0, Z2
-	VPERMT2D Z1, Z6, Z2
-	VPERMT2D Z1, Z7, Z0
-	DWOUT(Z2, Z13, Z15, 0, K2)
-	DWOUT(Z0, Z14, Z16, 16, K3)
-	ADDQ R10, R8
-	ADDQ qdwArgs_ldo(R14), R9
-	DECQ BX
-	JNZ  pixelsx
+	PIXELS(VPMOVSXBW, pixelsx, pairsx)
 
 nextblock:
 	LEAQ (R11)(R13*8), R11

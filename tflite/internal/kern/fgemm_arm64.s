@@ -29,22 +29,7 @@
 // FMAS adds one k (lane i of V0-V3) times the next 16 columns of B.
 #define FMAS(i) \
 	VLD1.P 64(R5), [V4.S4, V5.S4, V6.S4, V7.S4]; \
-	FMLAE(16, 4, 0, i); \
-	FMLAE(17, 5, 0, i); \
-	FMLAE(18, 6, 0, i); \
-	FMLAE(19, 7, 0, i); \
-	FMLAE(20, 4, 1, i); \
-	FMLAE(21, 5, 1, i); \
-	FMLAE(22, 6, 1, i); \
-	FMLAE(23, 7, 1, i); \
-	FMLAE(24, 4, 2, i); \
-	FMLAE(25, 5, 2, i); \
-	FMLAE(26, 6, 2, i); \
-	FMLAE(27, 7, 2, i); \
-	FMLAE(28, 4, 3, i); \
-	FMLAE(29, 5, 3, i); \
-	FMLAE(30, 6, 3, i); \
-	FMLAE(31, 7, 3, i)
+	TILE4X4(FMLAE, i)
 
 #define INITROW(a0, a1, a2, a3) \
 	VMOV V4.B16, a0.B16; \
@@ -55,14 +40,7 @@
 // OUTROW clamps row r's 16 columns (NaN stays NaN) and stores the R17 (at
 // most 16) that exist.
 #define OUTROW(n0, a0, n1, a1, n2, a2, n3, a3, oreg, part, done) \
-	FMAX4(n0, n0, 8); \
-	FMAX4(n1, n1, 8); \
-	FMAX4(n2, n2, 8); \
-	FMAX4(n3, n3, 8); \
-	FMIN4(n0, n0, 9); \
-	FMIN4(n1, n1, 9); \
-	FMIN4(n2, n2, 9); \
-	FMIN4(n3, n3, 9); \
+	FCLAMP4(n0, n1, n2, n3); \
 	ADD R6<<2, oreg, R24; \
 	CMP $16, R17; \
 	BLT part; \

@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "go_asm.h"
+#include "gemm_amd64.h"
 
 // Register use of fgemmAVX2 (see fgemmArgs):
 //	R14 args, SI first row of the tile, R8-R13 the tile's 6 rows of A,
@@ -10,19 +11,6 @@
 //	Y0-Y11 accumulators (row r, vector v in Y(r*nv+v)), Y12-Y13 B, bias,
 //	or lo and hi, Y14 broadcast A, Y15 lanes of the group's last vector
 //	that hold columns.
-
-#define ROW(r, reg) \
-	LEAQ r(SI), AX; \
-	CMPQ AX, 48(SP); \
-	CMOVQGT 48(SP), AX; \
-	MOVQ AX, reg; \
-	IMULQ fgemmArgs_lda(R14), reg; \
-	SHLQ $2, reg; \
-	ADDQ fgemmArgs_a(R14), reg; \
-	IMULQ fgemmArgs_ldo(R14), AX; \
-	SHLQ $2, AX; \
-	ADDQ fgemmArgs_out(R14), AX; \
-	MOVQ AX, (r*8)(SP)
 
 #define FMA2(ptr, a0, a1) \
 	VBROADCASTSS (ptr)(CX*4), Y14; \
@@ -60,12 +48,12 @@ TEXT ·fgemmAVX2(SB), NOSPLIT, $56-8
 	XORL SI, SI
 
 tile:
-	ROW(0, R8)
-	ROW(1, R9)
-	ROW(2, R10)
-	ROW(3, R11)
-	ROW(4, R12)
-	ROW(5, R13)
+	FROW(0, R8)
+	FROW(1, R9)
+	FROW(2, R10)
+	FROW(3, R11)
+	FROW(4, R12)
+	FROW(5, R13)
 	MOVQ fgemmArgs_b(R14), DI
 	XORL BX, BX
 

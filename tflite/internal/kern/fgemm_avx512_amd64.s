@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "go_asm.h"
+#include "gemm_amd64.h"
 
 // Register use of fgemmAVX512 (see fgemmArgs):
 //	R14 args, SI first row of the tile, R8-R13 the tile's 6 rows of A,
@@ -9,21 +10,6 @@
 //	temporary; stack: 0-40 the 6 output rows, 48 the last row index.
 //	Z0-Z23 accumulators (row r, vector v in Z(r*nv+v)), Z24-Z27 B or bias,
 //	Z28 broadcast A, Z29 lo, Z30 hi. K1 masks the last vector of a group.
-
-// ROW points reg at row r of the tile (clamped to the last row) and saves
-// its output row.
-#define ROW(r, reg) \
-	LEAQ r(SI), AX; \
-	CMPQ AX, 48(SP); \
-	CMOVQGT 48(SP), AX; \
-	MOVQ AX, reg; \
-	IMULQ fgemmArgs_lda(R14), reg; \
-	SHLQ $2, reg; \
-	ADDQ fgemmArgs_a(R14), reg; \
-	IMULQ fgemmArgs_ldo(R14), AX; \
-	SHLQ $2, AX; \
-	ADDQ fgemmArgs_out(R14), AX; \
-	MOVQ AX, (r*8)(SP)
 
 // BIASn loads the group's bias (zero without one) into Z24-Z27, the last
 // vector masked by K1.
@@ -44,6 +30,22 @@
 
 #define BIAS1 \
 	VMOVUPS.Z (DX)(BX*4), K1, Z24
+
+// SETn starts a row's accumulators at the bias.
+#define SET4(a0, a1, a2, a3) \
+	VMOVAPS Z24, a0; \
+	VMOVAPS Z25, a1; \
+	VMOVAPS Z26, a2; \
+	VMOVAPS Z27, a3
+
+#define SET3(a0, a1, a2) \
+	VMOVAPS Z24, a0; \
+	VMOVAPS Z25, a1; \
+	VMOVAPS Z26, a2
+
+#define SET2(a0, a1) \
+	VMOVAPS Z24, a0; \
+	VMOVAPS Z25, a1
 
 #define FMA4(ptr, a0, a1, a2, a3) \
 	VBROADCASTSS (ptr)(CX*4), Z28; \
@@ -81,6 +83,22 @@
 	MOVQ (r*8)(SP), AX; \
 	VMOVUPS acc, K1, (v*64)(AX)(BX*4)
 
+// OUTn stores the n vectors of row r.
+#define OUT4(r, a0, a1, a2, a3) \
+	OUT(a0, r, 0); \
+	OUT(a1, r, 1); \
+	OUT(a2, r, 2); \
+	OUTM(a3, r, 3)
+
+#define OUT3(r, a0, a1, a2) \
+	OUT(a0, r, 0); \
+	OUT(a1, r, 1); \
+	OUTM(a2, r, 2)
+
+#define OUT2(r, a0, a1) \
+	OUT(a0, r, 0); \
+	OUTM(a1, r, 1)
+
 // func fgemmAVX512(p *fgemmArgs)
 TEXT ·fgemmAVX512(SB), NOSPLIT, $56-8
 	MOVQ p+0(FP), R14
@@ -92,30 +110,18 @@ TEXT ·fgemmAVX512(SB), NOSPLIT, $56-8
 	XORL SI, SI
 
 tile:
-	ROW(0, R8)
-	ROW(1, R9)
-	ROW(2, R10)
-	ROW(3, R11)
-	ROW(4, R12)
-	ROW(5, R13)
+	FROW(0, R8)
+	FROW(1, R9)
+	FROW(2, R10)
+	FROW(3, R11)
+	FROW(4, R12)
+	FROW(5, R13)
 	MOVQ fgemmArgs_b(R14), DI
 	XORL BX, BX
 
 group:
 	// K1 = lanes of the group's last vector that hold columns.
-	MOVQ fgemmArgs_n(R14), AX
-	SUBQ BX, AX
-	MOVQ AX, CX
-	MOVL $64, DX
-	CMPQ CX, DX
-	CMOVQGT DX, CX
-	DECQ CX
-	ANDQ $15, CX
-	NEGQ CX
-	ADDQ $15, CX
-	MOVL $0xffff, DX
-	SHRL CX, DX
-	KMOVW DX, K1
+	LASTLANES(fgemmArgs_n(R14))
 	XORL CX, CX
 	MOVQ fgemmArgs_bias(R14), DX
 	CMPQ AX, $48
@@ -128,30 +134,12 @@ group:
 
 g4:
 	BIAS4
-	VMOVAPS Z24, Z0
-	VMOVAPS Z25, Z1
-	VMOVAPS Z26, Z2
-	VMOVAPS Z27, Z3
-	VMOVAPS Z24, Z4
-	VMOVAPS Z25, Z5
-	VMOVAPS Z26, Z6
-	VMOVAPS Z27, Z7
-	VMOVAPS Z24, Z8
-	VMOVAPS Z25, Z9
-	VMOVAPS Z26, Z10
-	VMOVAPS Z27, Z11
-	VMOVAPS Z24, Z12
-	VMOVAPS Z25, Z13
-	VMOVAPS Z26, Z14
-	VMOVAPS Z27, Z15
-	VMOVAPS Z24, Z16
-	VMOVAPS Z25, Z17
-	VMOVAPS Z26, Z18
-	VMOVAPS Z27, Z19
-	VMOVAPS Z24, Z20
-	VMOVAPS Z25, Z21
-	VMOVAPS Z26, Z22
-	VMOVAPS Z27, Z23
+	SET4(Z0, Z1, Z2, Z3)
+	SET4(Z4, Z5, Z6, Z7)
+	SET4(Z8, Z9, Z10, Z11)
+	SET4(Z12, Z13, Z14, Z15)
+	SET4(Z16, Z17, Z18, Z19)
+	SET4(Z20, Z21, Z22, Z23)
 	MOVQ fgemmArgs_k(R14), DX
 
 g4k:
@@ -169,30 +157,12 @@ g4k:
 	INCQ CX
 	CMPQ CX, DX
 	JLT  g4k
-	OUT(Z0, 0, 0)
-	OUT(Z1, 0, 1)
-	OUT(Z2, 0, 2)
-	OUTM(Z3, 0, 3)
-	OUT(Z4, 1, 0)
-	OUT(Z5, 1, 1)
-	OUT(Z6, 1, 2)
-	OUTM(Z7, 1, 3)
-	OUT(Z8, 2, 0)
-	OUT(Z9, 2, 1)
-	OUT(Z10, 2, 2)
-	OUTM(Z11, 2, 3)
-	OUT(Z12, 3, 0)
-	OUT(Z13, 3, 1)
-	OUT(Z14, 3, 2)
-	OUTM(Z15, 3, 3)
-	OUT(Z16, 4, 0)
-	OUT(Z17, 4, 1)
-	OUT(Z18, 4, 2)
-	OUTM(Z19, 4, 3)
-	OUT(Z20, 5, 0)
-	OUT(Z21, 5, 1)
-	OUT(Z22, 5, 2)
-	OUTM(Z23, 5, 3)
+	OUT4(0, Z0, Z1, Z2, Z3)
+	OUT4(1, Z4, Z5, Z6, Z7)
+	OUT4(2, Z8, Z9, Z10, Z11)
+	OUT4(3, Z12, Z13, Z14, Z15)
+	OUT4(4, Z16, Z17, Z18, Z19)
+	OUT4(5, Z20, Z21, Z22, Z23)
 	ADDQ $64, BX
 	CMPQ BX, fgemmArgs_n(R14)
 	JLT  group
@@ -200,24 +170,12 @@ g4k:
 
 g3:
 	BIAS3
-	VMOVAPS Z24, Z0
-	VMOVAPS Z25, Z1
-	VMOVAPS Z26, Z2
-	VMOVAPS Z24, Z3
-	VMOVAPS Z25, Z4
-	VMOVAPS Z26, Z5
-	VMOVAPS Z24, Z6
-	VMOVAPS Z25, Z7
-	VMOVAPS Z26, Z8
-	VMOVAPS Z24, Z9
-	VMOVAPS Z25, Z10
-	VMOVAPS Z26, Z11
-	VMOVAPS Z24, Z12
-	VMOVAPS Z25, Z13
-	VMOVAPS Z26, Z14
-	VMOVAPS Z24, Z15
-	VMOVAPS Z25, Z16
-	VMOVAPS Z26, Z17
+	SET3(Z0, Z1, Z2)
+	SET3(Z3, Z4, Z5)
+	SET3(Z6, Z7, Z8)
+	SET3(Z9, Z10, Z11)
+	SET3(Z12, Z13, Z14)
+	SET3(Z15, Z16, Z17)
 	MOVQ fgemmArgs_k(R14), DX
 
 g3k:
@@ -234,40 +192,22 @@ g3k:
 	INCQ CX
 	CMPQ CX, DX
 	JLT  g3k
-	OUT(Z0, 0, 0)
-	OUT(Z1, 0, 1)
-	OUTM(Z2, 0, 2)
-	OUT(Z3, 1, 0)
-	OUT(Z4, 1, 1)
-	OUTM(Z5, 1, 2)
-	OUT(Z6, 2, 0)
-	OUT(Z7, 2, 1)
-	OUTM(Z8, 2, 2)
-	OUT(Z9, 3, 0)
-	OUT(Z10, 3, 1)
-	OUTM(Z11, 3, 2)
-	OUT(Z12, 4, 0)
-	OUT(Z13, 4, 1)
-	OUTM(Z14, 4, 2)
-	OUT(Z15, 5, 0)
-	OUT(Z16, 5, 1)
-	OUTM(Z17, 5, 2)
+	OUT3(0, Z0, Z1, Z2)
+	OUT3(1, Z3, Z4, Z5)
+	OUT3(2, Z6, Z7, Z8)
+	OUT3(3, Z9, Z10, Z11)
+	OUT3(4, Z12, Z13, Z14)
+	OUT3(5, Z15, Z16, Z17)
 	JMP  next
 
 g2:
 	BIAS2
-	VMOVAPS Z24, Z0
-	VMOVAPS Z25, Z1
-	VMOVAPS Z24, Z2
-	VMOVAPS Z25, Z3
-	VMOVAPS Z24, Z4
-	VMOVAPS Z25, Z5
-	VMOVAPS Z24, Z6
-	VMOVAPS Z25, Z7
-	VMOVAPS Z24, Z8
-	VMOVAPS Z25, Z9
-	VMOVAPS Z24, Z10
-	VMOVAPS Z25, Z11
+	SET2(Z0, Z1)
+	SET2(Z2, Z3)
+	SET2(Z4, Z5)
+	SET2(Z6, Z7)
+	SET2(Z8, Z9)
+	SET2(Z10, Z11)
 	MOVQ fgemmArgs_k(R14), DX
 
 g2k:
@@ -283,18 +223,12 @@ g2k:
 	INCQ CX
 	CMPQ CX, DX
 	JLT  g2k
-	OUT(Z0, 0, 0)
-	OUTM(Z1, 0, 1)
-	OUT(Z2, 1, 0)
-	OUTM(Z3, 1, 1)
-	OUT(Z4, 2, 0)
-	OUTM(Z5, 2, 1)
-	OUT(Z6, 3, 0)
-	OUTM(Z7, 3, 1)
-	OUT(Z8, 4, 0)
-	OUTM(Z9, 4, 1)
-	OUT(Z10, 5, 0)
-	OUTM(Z11, 5, 1)
+	OUT2(0, Z0, Z1)
+	OUT2(1, Z2, Z3)
+	OUT2(2, Z4, Z5)
+	OUT2(3, Z6, Z7)
+	OUT2(4, Z8, Z9)
+	OUT2(5, Z10, Z11)
 	JMP  next
 
 g1:

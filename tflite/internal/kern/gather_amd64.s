@@ -29,29 +29,12 @@ tap: \
 	MOVB (SI), AX; \
 	MOVB AX, (R8)
 
-#define COPY2 \
-	MOVW (SI), AX; \
-	MOVW -2(SI)(R9*1), R11; \
-	MOVW AX, (R8); \
-	MOVW R11, -2(R8)(R9*1)
-
-#define COPY4 \
-	MOVL (SI), AX; \
-	MOVL -4(SI)(R9*1), R11; \
-	MOVL AX, (R8); \
-	MOVL R11, -4(R8)(R9*1)
-
-#define COPY8 \
-	MOVQ (SI), AX; \
-	MOVQ -8(SI)(R9*1), R11; \
-	MOVQ AX, (R8); \
-	MOVQ R11, -8(R8)(R9*1)
-
-#define COPY16 \
-	VMOVDQU (SI), X0; \
-	VMOVDQU -16(SI)(R9*1), X1; \
-	VMOVDQU X0, (R8); \
-	VMOVDQU X1, -16(R8)(R9*1)
+// COPY copies the s bytes at 0 and at n-s with mov through a and b.
+#define COPY(mov, s, a, b) \
+	mov (SI), a; \
+	mov -s(SI)(R9*1), b; \
+	mov a, (R8); \
+	mov b, -s(R8)(R9*1)
 
 #define COPY32 \
 	XORL R11, R11; \
@@ -87,16 +70,16 @@ TEXT ·gatherTaps(SB), NOSPLIT, $0-48
 	LOOP(COPY1, p1, t1)
 
 n2:
-	LOOP(COPY2, p2, t2)
+	LOOP(COPY(MOVW, 2, AX, R11), p2, t2)
 
 n4:
-	LOOP(COPY4, p4, t4)
+	LOOP(COPY(MOVL, 4, AX, R11), p4, t4)
 
 n8:
-	LOOP(COPY8, p8, t8)
+	LOOP(COPY(MOVQ, 8, AX, R11), p8, t8)
 
 n16:
-	LOOP(COPY16, p16, t16)
+	LOOP(COPY(VMOVDQU, 16, X0, X1), p16, t16)
 
 big:
 	LOOP(COPY32, p32, t32)

@@ -40,3 +40,36 @@
 	VADD V8.S4, a.S4, a.S4; \
 	SMAX4(an, an, 9); \
 	SMIN4(an, an, 10)
+
+// TILE4X4 applies op (SDOTE or FMLAE) to the 4x4 tile of accumulators:
+// V(16+4r+j) gets lane i of V(r) (row r of A) times V(4+j) (columns 4j to
+// 4j+3 of B).
+#define TILE4X4(op, i) \
+	op(16, 4, 0, i); \
+	op(17, 5, 0, i); \
+	op(18, 6, 0, i); \
+	op(19, 7, 0, i); \
+	op(20, 4, 1, i); \
+	op(21, 5, 1, i); \
+	op(22, 6, 1, i); \
+	op(23, 7, 1, i); \
+	op(24, 4, 2, i); \
+	op(25, 5, 2, i); \
+	op(26, 6, 2, i); \
+	op(27, 7, 2, i); \
+	op(28, 4, 3, i); \
+	op(29, 5, 3, i); \
+	op(30, 6, 3, i); \
+	op(31, 7, 3, i)
+
+// FCLAMP4 clamps the float32 lanes of V(n0)-V(n3) to [lo (V8), hi (V9)]
+// (NaN stays NaN).
+#define FCLAMP4(n0, n1, n2, n3) \
+	FMAX4(n0, n0, 8); \
+	FMAX4(n1, n1, 8); \
+	FMAX4(n2, n2, 8); \
+	FMAX4(n3, n3, 8); \
+	FMIN4(n0, n0, 9); \
+	FMIN4(n1, n1, 9); \
+	FMIN4(n2, n2, 9); \
+	FMIN4(n3, n3, 9)

@@ -152,22 +152,12 @@ copy:
 	CMP R17, R8; \
 	BLT tile
 
-// LOADA loads 16 (or 4) bytes of each row into V0-V3 and XORs them.
-#define LOADA16 \
-	VLD1.P 16(R19), [V0.B16]; \
-	VLD1.P 16(R20), [V1.B16]; \
-	VLD1.P 16(R21), [V2.B16]; \
-	VLD1.P 16(R22), [V3.B16]; \
-	VEOR V12.B16, V0.B16, V0.B16; \
-	VEOR V12.B16, V1.B16, V1.B16; \
-	VEOR V12.B16, V2.B16, V2.B16; \
-	VEOR V12.B16, V3.B16, V3.B16
-
-#define LOADA4 \
-	VLD1.P 4(R19), V0.S[0]; \
-	VLD1.P 4(R20), V1.S[0]; \
-	VLD1.P 4(R21), V2.S[0]; \
-	VLD1.P 4(R22), V3.S[0]; \
+// LOADA loads s bytes of each row into V0-V3 (as v0-v3) and XORs them.
+#define LOADA(s, v0, v1, v2, v3) \
+	VLD1.P s(R19), v0; \
+	VLD1.P s(R20), v1; \
+	VLD1.P s(R21), v2; \
+	VLD1.P s(R22), v3; \
 	VEOR V12.B16, V0.B16, V0.B16; \
 	VEOR V12.B16, V1.B16, V1.B16; \
 	VEOR V12.B16, V2.B16, V2.B16; \
@@ -176,22 +166,7 @@ copy:
 // QUAD adds 4 k (quad q of V0-V3) times the next 16 columns of B.
 #define QUAD(q) \
 	VLD1.P 64(R5), [V4.B16, V5.B16, V6.B16, V7.B16]; \
-	SDOTE(16, 4, 0, q); \
-	SDOTE(17, 5, 0, q); \
-	SDOTE(18, 6, 0, q); \
-	SDOTE(19, 7, 0, q); \
-	SDOTE(20, 4, 1, q); \
-	SDOTE(21, 5, 1, q); \
-	SDOTE(22, 6, 1, q); \
-	SDOTE(23, 7, 1, q); \
-	SDOTE(24, 4, 2, q); \
-	SDOTE(25, 5, 2, q); \
-	SDOTE(26, 6, 2, q); \
-	SDOTE(27, 7, 2, q); \
-	SDOTE(28, 4, 3, q); \
-	SDOTE(29, 5, 3, q); \
-	SDOTE(30, 6, 3, q); \
-	SDOTE(31, 7, 3, q)
+	TILE4X4(SDOTE, q)
 
 // func qgemmDot(p *qgemmArgs)
 TEXT ·qgemmDot(SB), NOSPLIT, $16-8
@@ -206,7 +181,7 @@ dpanel:
 dk16:
 	CMP $16, R7
 	BLT dk4
-	LOADA16
+	LOADA(16, [V0.B16], [V1.B16], [V2.B16], [V3.B16])
 	QUAD(0)
 	QUAD(1)
 	QUAD(2)
@@ -216,7 +191,7 @@ dk16:
 
 dk4:
 	CBZ R7, dout
-	LOADA4
+	LOADA(4, V0.S[0], V1.S[0], V2.S[0], V3.S[0])
 	QUAD(0)
 	SUB $4, R7
 	B dk4
@@ -264,14 +239,7 @@ npanel:
 nk8:
 	CMP $8, R7
 	BLT nk4
-	VLD1.P 8(R19), [V0.B8]
-	VLD1.P 8(R20), [V1.B8]
-	VLD1.P 8(R21), [V2.B8]
-	VLD1.P 8(R22), [V3.B8]
-	VEOR V12.B16, V0.B16, V0.B16
-	VEOR V12.B16, V1.B16, V1.B16
-	VEOR V12.B16, V2.B16, V2.B16
-	VEOR V12.B16, V3.B16, V3.B16
+	LOADA(8, [V0.B8], [V1.B8], [V2.B8], [V3.B8])
 	WIDENA
 	KSTEP(0)
 	KSTEP(1)
@@ -286,7 +254,7 @@ nk8:
 
 nk4:
 	CBZ R7, nout
-	LOADA4
+	LOADA(4, V0.S[0], V1.S[0], V2.S[0], V3.S[0])
 	WIDENA
 	KSTEP(0)
 	KSTEP(1)

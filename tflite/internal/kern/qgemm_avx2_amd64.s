@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "go_asm.h"
+#include "gemm_amd64.h"
 
 // Register use of qgemmAVX2 (see qgemmArgs):
 //	R14 args, SI first row of the tile, R8-R11 the tile's 4 rows of A,
@@ -13,22 +14,7 @@
 //	hold columns; in the epilogue Y8 scales, Y9 OutZP, Y10 Lo, Y11 Hi,
 //	Y14 temporary, Y15 the byte gather.
 
-// ROW points reg at row r of the tile (clamped to the last row) and saves
-// its output row and row term.
-#define ROW(r, reg) \
-	LEAQ r(SI), AX; \
-	CMPQ AX, 48(SP); \
-	CMOVQGT 48(SP), AX; \
-	MOVQ AX, reg; \
-	IMULQ qgemmArgs_lda(R14), reg; \
-	ADDQ qgemmArgs_a(R14), reg; \
-	MOVQ AX, DX; \
-	IMULQ qgemmArgs_ldo(R14), DX; \
-	ADDQ qgemmArgs_out(R14), DX; \
-	MOVQ DX, (r*8)(SP); \
-	MOVQ qgemmArgs_rowTerm(R14), DX; \
-	MOVL (DX)(AX*4), DX; \
-	MOVL DX, (32+r*4)(SP)
+#define ROW(r, reg) QROW(r, reg, 48, 32)
 
 #define INIT2(r, a0, a1) \
 	VPBROADCASTD (32+r*4)(SP), Y10; \
@@ -59,6 +45,42 @@
 #define MADD1(a0) \
 	VPMADDWD Y8, Y10, Y11; \
 	VPADDD Y11, a0, a0
+
+// KLOOPn runs the k loop of an n-vector group with widen (WIDEN or
+// WIDENX): it loads the group's B vectors and adds 2 k of the 4 rows, until
+// k = kp.
+#define KLOOP2(loop, widen) \
+loop: \
+	VMOVDQU (DI), Y8; \
+	VMOVDQU 32(DI), Y9; \
+	ADDQ $64, DI; \
+	widen(R8); \
+	MADD2(Y0, Y1); \
+	widen(R9); \
+	MADD2(Y2, Y3); \
+	widen(R10); \
+	MADD2(Y4, Y5); \
+	widen(R11); \
+	MADD2(Y6, Y7); \
+	ADDQ $2, CX; \
+	CMPQ CX, DX; \
+	JLT  loop
+
+#define KLOOP1(loop, widen) \
+loop: \
+	VMOVDQU (DI), Y8; \
+	ADDQ $32, DI; \
+	widen(R8); \
+	MADD1(Y0); \
+	widen(R9); \
+	MADD1(Y1); \
+	widen(R10); \
+	MADD1(Y2); \
+	widen(R11); \
+	MADD1(Y3); \
+	ADDQ $2, CX; \
+	CMPQ CX, DX; \
+	JLT  loop
 
 #define EPICONST \
 	VPBROADCASTD qgemmArgs_outZP(R14), Y9; \
@@ -154,39 +176,10 @@ group:
 	INIT2(3, Y6, Y7)
 	CMPL qgemmArgs_xor(R14), $0
 	JNE  g2x
-
-g2k:
-	VMOVDQU (DI), Y8
-	VMOVDQU 32(DI), Y9
-	ADDQ $64, DI
-	WIDEN(R8)
-	MADD2(Y0, Y1)
-	WIDEN(R9)
-	MADD2(Y2, Y3)
-	WIDEN(R10)
-	MADD2(Y4, Y5)
-	WIDEN(R11)
-	MADD2(Y6, Y7)
-	ADDQ $2, CX
-	CMPQ CX, DX
-	JLT  g2k
+	KLOOP2(g2k, WIDEN)
 	JMP  g2out
 
-g2x:
-	VMOVDQU (DI), Y8
-	VMOVDQU 32(DI), Y9
-	ADDQ $64, DI
-	WIDENX(R8)
-	MADD2(Y0, Y1)
-	WIDENX(R9)
-	MADD2(Y2, Y3)
-	WIDENX(R10)
-	MADD2(Y4, Y5)
-	WIDENX(R11)
-	MADD2(Y6, Y7)
-	ADDQ $2, CX
-	CMPQ CX, DX
-	JLT  g2x
+	KLOOP2(g2x, WIDENX)
 
 g2out:
 	EPICONST
@@ -213,37 +206,10 @@ g1:
 	INIT1(3, Y3)
 	CMPL qgemmArgs_xor(R14), $0
 	JNE  g1x
-
-g1k:
-	VMOVDQU (DI), Y8
-	ADDQ $32, DI
-	WIDEN(R8)
-	MADD1(Y0)
-	WIDEN(R9)
-	MADD1(Y1)
-	WIDEN(R10)
-	MADD1(Y2)
-	WIDEN(R11)
-	MADD1(Y3)
-	ADDQ $2, CX
-	CMPQ CX, DX
-	JLT  g1k
+	KLOOP1(g1k, WIDEN)
 	JMP  g1out
 
-g1x:
-	VMOVDQU (DI), Y8
-	ADDQ $32, DI
-	WIDENX(R8)
-	MADD1(Y0)
-	WIDENX(R9)
-	MADD1(Y1)
-	WIDENX(R10)
-	MADD1(Y2)
-	WIDENX(R11)
-	MADD1(Y3)
-	ADDQ $2, CX
-	CMPQ CX, DX
-	JLT  g1x
+	KLOOP1(g1x, WIDENX)
 
 g1out:
 	EPICONST

@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "go_asm.h"
+#include "gemm_amd64.h"
 
 // Register use of qgemmAVX512 (see qgemmArgs):
 //	R14 args, SI first row of the tile, R8-R13 the tile's 6 rows of A,
@@ -12,22 +13,7 @@
 //	epilogue values, Z28 broadcast A, Z29 MaxInt32, Z30 2^31 as float32,
 //	Z31 the xor bytes. K1 masks the last vector of a group.
 
-// ROW points reg at row r of the tile (clamped to the last row) and saves
-// its output row and row term.
-#define ROW(r, reg) \
-	LEAQ r(SI), AX; \
-	CMPQ AX, 72(SP); \
-	CMOVQGT 72(SP), AX; \
-	MOVQ AX, reg; \
-	IMULQ qgemmArgs_lda(R14), reg; \
-	ADDQ qgemmArgs_a(R14), reg; \
-	MOVQ AX, DX; \
-	IMULQ qgemmArgs_ldo(R14), DX; \
-	ADDQ qgemmArgs_out(R14), DX; \
-	MOVQ DX, (r*8)(SP); \
-	MOVQ qgemmArgs_rowTerm(R14), DX; \
-	MOVL (DX)(AX*4), DX; \
-	MOVL DX, (48+r*4)(SP)
+#define ROW(r, reg) QROW(r, reg, 72, 48)
 
 // INITn sets the accumulators of row r to bias + row term.
 #define INIT4(r, a0, a1, a2, a3) \
@@ -101,6 +87,70 @@
 	VPBROADCASTD (ptr)(CX*1), Z28; \
 	VPXORD Z31, Z28, Z28; \
 	VPDPBUSD Z24, Z28, a0
+
+// KLOOPn runs the k loop of an n-vector group with dot (DOTn or DOTnX):
+// it loads the group's B vectors and adds 4 k of the 6 rows, until k = kp.
+#define KLOOP4(loop, dot) \
+loop: \
+	VMOVDQU32 (DI), Z24; \
+	VMOVDQU32 64(DI), Z25; \
+	VMOVDQU32 128(DI), Z26; \
+	VMOVDQU32 192(DI), Z27; \
+	ADDQ $256, DI; \
+	dot(R8, Z0, Z1, Z2, Z3); \
+	dot(R9, Z4, Z5, Z6, Z7); \
+	dot(R10, Z8, Z9, Z10, Z11); \
+	dot(R11, Z12, Z13, Z14, Z15); \
+	dot(R12, Z16, Z17, Z18, Z19); \
+	dot(R13, Z20, Z21, Z22, Z23); \
+	ADDQ $4, CX; \
+	CMPQ CX, DX; \
+	JLT  loop
+
+#define KLOOP3(loop, dot) \
+loop: \
+	VMOVDQU32 (DI), Z24; \
+	VMOVDQU32 64(DI), Z25; \
+	VMOVDQU32 128(DI), Z26; \
+	ADDQ $192, DI; \
+	dot(R8, Z0, Z1, Z2); \
+	dot(R9, Z3, Z4, Z5); \
+	dot(R10, Z6, Z7, Z8); \
+	dot(R11, Z9, Z10, Z11); \
+	dot(R12, Z12, Z13, Z14); \
+	dot(R13, Z15, Z16, Z17); \
+	ADDQ $4, CX; \
+	CMPQ CX, DX; \
+	JLT  loop
+
+#define KLOOP2(loop, dot) \
+loop: \
+	VMOVDQU32 (DI), Z24; \
+	VMOVDQU32 64(DI), Z25; \
+	ADDQ $128, DI; \
+	dot(R8, Z0, Z1); \
+	dot(R9, Z2, Z3); \
+	dot(R10, Z4, Z5); \
+	dot(R11, Z6, Z7); \
+	dot(R12, Z8, Z9); \
+	dot(R13, Z10, Z11); \
+	ADDQ $4, CX; \
+	CMPQ CX, DX; \
+	JLT  loop
+
+#define KLOOP1(loop, dot) \
+loop: \
+	VMOVDQU32 (DI), Z24; \
+	ADDQ $64, DI; \
+	dot(R8, Z0); \
+	dot(R9, Z1); \
+	dot(R10, Z2); \
+	dot(R11, Z3); \
+	dot(R12, Z4); \
+	dot(R13, Z5); \
+	ADDQ $4, CX; \
+	CMPQ CX, DX; \
+	JLT  loop
 
 // EPICONST loads the epilogue's constants (Z24 is left for the scales).
 #define EPICONST \
@@ -221,6 +271,18 @@
 	OUTM(req, Z4, 4, 0); \
 	OUTM(req, Z5, 5, 0)
 
+// STORE requantizes and stores the group with epi (EPIn), saturating
+// only where qgemmArgs.sat says a product may reach 2^31.
+#define STORE(epi, sat, done) \
+	EPICONST; \
+	CMPB qgemmArgs_sat(R14), $0; \
+	JNE  sat; \
+	epi(REQN); \
+	JMP  done; \
+sat: \
+	epi(REQ); \
+done:
+
 // SCALE loads the scales of vector v of the group; SCALEM only the lanes
 // in K1.
 #define SCALE(v) VMOVUPS (v*64)(DX)(BX*4), Z24
@@ -253,19 +315,7 @@ tile:
 
 group:
 	// K1 = lanes of the group's last vector that hold columns.
-	MOVQ qgemmArgs_n(R14), AX
-	SUBQ BX, AX
-	MOVQ AX, CX
-	MOVL $64, DX
-	CMPQ CX, DX
-	CMOVQGT DX, CX
-	DECQ CX
-	ANDQ $15, CX
-	NEGQ CX
-	ADDQ $15, CX
-	MOVL $0xffff, DX
-	SHRL CX, DX
-	KMOVW DX, K1
+	LASTLANES(qgemmArgs_n(R14))
 	XORL CX, CX
 	MOVQ qgemmArgs_kp(R14), DX
 	CMPQ AX, $48
@@ -290,51 +340,13 @@ g4:
 	INIT4(5, Z20, Z21, Z22, Z23)
 	CMPL qgemmArgs_xor(R14), $0
 	JNE  g4x
-
-g4k:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	VMOVDQU32 128(DI), Z26
-	VMOVDQU32 192(DI), Z27
-	ADDQ $256, DI
-	DOT4(R8, Z0, Z1, Z2, Z3)
-	DOT4(R9, Z4, Z5, Z6, Z7)
-	DOT4(R10, Z8, Z9, Z10, Z11)
-	DOT4(R11, Z12, Z13, Z14, Z15)
-	DOT4(R12, Z16, Z17, Z18, Z19)
-	DOT4(R13, Z20, Z21, Z22, Z23)
-	ADDQ $4, CX
-	CMPQ CX, DX
-	JLT  g4k
+	KLOOP4(g4k, DOT4)
 	JMP  g4out
 
-g4x:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	VMOVDQU32 128(DI), Z26
-	VMOVDQU32 192(DI), Z27
-	ADDQ $256, DI
-	DOT4X(R8, Z0, Z1, Z2, Z3)
-	DOT4X(R9, Z4, Z5, Z6, Z7)
-	DOT4X(R10, Z8, Z9, Z10, Z11)
-	DOT4X(R11, Z12, Z13, Z14, Z15)
-	DOT4X(R12, Z16, Z17, Z18, Z19)
-	DOT4X(R13, Z20, Z21, Z22, Z23)
-	ADDQ $4, CX
-	CMPQ CX, DX
-	JLT  g4x
+	KLOOP4(g4x, DOT4X)
 
 g4out:
-	EPICONST
-	CMPB qgemmArgs_sat(R14), $0
-	JNE  g4outsat
-	EPI4(REQN)
-	JMP  g4outdone
-
-g4outsat:
-	EPI4(REQ)
-
-g4outdone:
+	STORE(EPI4, g4sat, g4done)
 	ADDQ $64, BX
 	CMPQ BX, qgemmArgs_n(R14)
 	JLT  group
@@ -353,49 +365,13 @@ g3:
 	INIT3(5, Z15, Z16, Z17)
 	CMPL qgemmArgs_xor(R14), $0
 	JNE  g3x
-
-g3k:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	VMOVDQU32 128(DI), Z26
-	ADDQ $192, DI
-	DOT3(R8, Z0, Z1, Z2)
-	DOT3(R9, Z3, Z4, Z5)
-	DOT3(R10, Z6, Z7, Z8)
-	DOT3(R11, Z9, Z10, Z11)
-	DOT3(R12, Z12, Z13, Z14)
-	DOT3(R13, Z15, Z16, Z17)
-	ADDQ $4, CX
-	CMPQ CX, DX
-	JLT  g3k
+	KLOOP3(g3k, DOT3)
 	JMP  g3out
 
-g3x:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	VMOVDQU32 128(DI), Z26
-	ADDQ $192, DI
-	DOT3X(R8, Z0, Z1, Z2)
-	DOT3X(R9, Z3, Z4, Z5)
-	DOT3X(R10, Z6, Z7, Z8)
-	DOT3X(R11, Z9, Z10, Z11)
-	DOT3X(R12, Z12, Z13, Z14)
-	DOT3X(R13, Z15, Z16, Z17)
-	ADDQ $4, CX
-	CMPQ CX, DX
-	JLT  g3x
+	KLOOP3(g3x, DOT3X)
 
 g3out:
-	EPICONST
-	CMPB qgemmArgs_sat(R14), $0
-	JNE  g3outsat
-	EPI3(REQN)
-	JMP  g3outdone
-
-g3outsat:
-	EPI3(REQ)
-
-g3outdone:
+	STORE(EPI3, g3sat, g3done)
 	JMP  next
 
 g2:
@@ -410,47 +386,13 @@ g2:
 	INIT2(5, Z10, Z11)
 	CMPL qgemmArgs_xor(R14), $0
 	JNE  g2x
-
-g2k:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	ADDQ $128, DI
-	DOT2(R8, Z0, Z1)
-	DOT2(R9, Z2, Z3)
-	DOT2(R10, Z4, Z5)
-	DOT2(R11, Z6, Z7)
-	DOT2(R12, Z8, Z9)
-	DOT2(R13, Z10, Z11)
-	ADDQ $4, CX
-	CMPQ CX, DX
-	JLT  g2k
+	KLOOP2(g2k, DOT2)
 	JMP  g2out
 
-g2x:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	ADDQ $128, DI
-	DOT2X(R8, Z0, Z1)
-	DOT2X(R9, Z2, Z3)
-	DOT2X(R10, Z4, Z5)
-	DOT2X(R11, Z6, Z7)
-	DOT2X(R12, Z8, Z9)
-	DOT2X(R13, Z10, Z11)
-	ADDQ $4, CX
-	CMPQ CX, DX
-	JLT  g2x
+	KLOOP2(g2x, DOT2X)
 
 g2out:
-	EPICONST
-	CMPB qgemmArgs_sat(R14), $0
-	JNE  g2outsat
-	EPI2(REQN)
-	JMP  g2outdone
-
-g2outsat:
-	EPI2(REQ)
-
-g2outdone:
+	STORE(EPI2, g2sat, g2done)
 	JMP  next
 
 g1:
@@ -464,45 +406,13 @@ g1:
 	INIT1(5, Z5)
 	CMPL qgemmArgs_xor(R14), $0
 	JNE  g1x
-
-g1k:
-	VMOVDQU32 (DI), Z24
-	ADDQ $64, DI
-	DOT1(R8, Z0)
-	DOT1(R9, Z1)
-	DOT1(R10, Z2)
-	DOT1(R11, Z3)
-	DOT1(R12, Z4)
-	DOT1(R13, Z5)
-	ADDQ $4, CX
-	CMPQ CX, DX
-	JLT  g1k
+	KLOOP1(g1k, DOT1)
 	JMP  g1out
 
-g1x:
-	VMOVDQU32 (DI), Z24
-	ADDQ $64, DI
-	DOT1X(R8, Z0)
-	DOT1X(R9, Z1)
-	DOT1X(R10, Z2)
-	DOT1X(R11, Z3)
-	DOT1X(R12, Z4)
-	DOT1X(R13, Z5)
-	ADDQ $4, CX
-	CMPQ CX, DX
-	JLT  g1x
+	KLOOP1(g1x, DOT1X)
 
 g1out:
-	EPICONST
-	CMPB qgemmArgs_sat(R14), $0
-	JNE  g1outsat
-	EPI1(REQN)
-	JMP  g1outdone
-
-g1outsat:
-	EPI1(REQ)
-
-g1outdone:
+	STORE(EPI1, g1sat, g1done)
 
 next:
 	ADDQ $6, SI
