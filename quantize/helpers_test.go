@@ -3,17 +3,12 @@ package quantize
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
+	"github.com/edgeclass/edgeclass/internal/testenv"
 	"github.com/edgeclass/edgeclass/tflite"
 )
 
@@ -170,75 +165,20 @@ func inputBytes(t testing.TB, m *tflite.Model, ds Dataset, i int) [][]byte {
 	return ins
 }
 
-// runOracle runs m in Google's runtime (the oracle at path oracle). The
-// oracle exits 3 when the runtime logged an error: that, like any other
-// failure, is an error.
+// runOracle runs m in Google's runtime (the oracle at path oracle); any
+// failure, the runtime logging an error included, is an error.
 func runOracle(t testing.TB, oracle string, m *tflite.Model, inputs [][]byte) ([][]byte, error) {
 	t.Helper()
 	data, err := m.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.tflite")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{path}
-	for i, in := range inputs {
-		p := filepath.Join(dir, fmt.Sprintf("in%d.bin", i))
-		if err := os.WriteFile(p, in, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, p)
-	}
-	prefix := filepath.Join(dir, "out")
-	var stderr bytes.Buffer
-	cmd := exec.Command(oracle, append(args, "--out", prefix)...)
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() == 3 {
-			return nil, fmt.Errorf("Google's runtime logged an error: %s", tail(stderr.String()))
-		}
-		return nil, fmt.Errorf("oracle: %v: %s", err, tail(stderr.String()))
-	}
-	var info struct{ Outputs []struct{ Name string } }
-	for _, line := range strings.Split(stderr.String(), "\n") {
-		if strings.HasPrefix(line, `{"model"`) {
-			if err := json.Unmarshal([]byte(line), &info); err != nil {
-				return nil, fmt.Errorf("oracle info line: %v", err)
-			}
-		}
-	}
 	sg := m.Main()
-	if len(info.Outputs) != len(sg.Outputs) {
-		return nil, fmt.Errorf("the oracle reports %d outputs, the model has %d", len(info.Outputs), len(sg.Outputs))
+	names := make([]string, len(sg.Outputs))
+	for i, o := range sg.Outputs {
+		names[i] = sg.Tensors[o].Name
 	}
-	var outs [][]byte
-	for i, o := range info.Outputs {
-		if want := sg.Tensors[sg.Outputs[i]].Name; o.Name != want {
-			return nil, fmt.Errorf("oracle output %d is %q, want %q", i, o.Name, want)
-		}
-		b, err := os.ReadFile(fmt.Sprintf("%s.%d.bin", prefix, i))
-		if err != nil {
-			return nil, err
-		}
-		outs = append(outs, b)
-	}
-	return outs, nil
-}
-
-// tail returns the last lines of the oracle's messages, without its
-// one-line description of the model.
-func tail(s string) string {
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
-		if !strings.HasPrefix(l, `{"model"`) {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines[max(0, len(lines)-6):], "\n")
+	return testenv.RunOracle(t, oracle, data, inputs, names)
 }
 
 // values decodes raw tensor bytes as numbers.

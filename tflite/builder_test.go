@@ -1,10 +1,8 @@
 package tflite
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -77,30 +75,6 @@ func rebuild(t *testing.T, m *Model) (*Model, []byte) {
 		t.Fatalf("load the rebuilt model: %v", err)
 	}
 	return m2, data
-}
-
-// goldenRun is one case of the shared golden outputs of Google's runtime.
-type goldenRun struct{ Model, Input, Output0 string }
-
-// readGoldenManifest returns the golden folder and its cases.
-func readGoldenManifest(t *testing.T) (string, []goldenRun) {
-	t.Helper()
-	dir := testenv.TestData(t, "golden")
-	f, err := os.Open(filepath.Join(dir, "manifest.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var runs []goldenRun
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var c goldenRun
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatal(err)
-		}
-		runs = append(runs, c)
-	}
-	return dir, runs
 }
 
 // TestRoundTripSharedModels rebuilds every shared model: the rebuilt file

@@ -1,4 +1,4 @@
-package tflite_test
+package tflite
 
 import (
 	"bufio"
@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/edgeclass/edgeclass/internal/testenv"
-	"github.com/edgeclass/edgeclass/tflite"
 )
 
+// goldenCase is one case of the shared golden outputs of Google's runtime.
 type goldenCase struct {
 	Model    string `json:"model"`
 	Image    string `json:"image"`
@@ -23,7 +23,8 @@ type goldenCase struct {
 	OutShape []int  `json:"out_shape"`
 }
 
-func readManifest(t *testing.T) (string, []goldenCase) {
+// readGoldenManifest returns the golden folder and its cases.
+func readGoldenManifest(t *testing.T) (string, []goldenCase) {
 	t.Helper()
 	dir := testenv.TestData(t, "golden")
 	f, err := os.Open(filepath.Join(dir, "manifest.jsonl"))
@@ -40,6 +41,9 @@ func readManifest(t *testing.T) (string, []goldenCase) {
 		}
 		cases = append(cases, c)
 	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("manifest: %v", err)
+	}
 	return dir, cases
 }
 
@@ -47,15 +51,15 @@ func readManifest(t *testing.T) (string, []goldenCase) {
 // quantized outputs must be within 1 unit and agree on top-1, float
 // outputs within 1e-4.
 func TestGolden(t *testing.T) {
-	dir, cases := readManifest(t)
-	models := map[string]*tflite.Model{}
+	dir, cases := readGoldenManifest(t)
+	models := map[string]*Model{}
 	differing, total := 0, 0
 	for _, c := range cases {
 		t.Run(filepath.Base(c.Model)+"/"+c.Image, func(t *testing.T) {
 			m := models[c.Model]
 			if m == nil {
 				var err error
-				m, err = tflite.LoadFile(filepath.Join(filepath.Dir(dir), c.Model))
+				m, err = LoadFile(filepath.Join(filepath.Dir(dir), c.Model))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -67,10 +71,10 @@ func TestGolden(t *testing.T) {
 			}
 			// Two threads split every kernel's work: the result must not
 			// change.
-			var it *tflite.Interpreter
+			var it *Interpreter
 			var single []byte
 			for _, threads := range []int{2, 1} {
-				if it, err = tflite.NewInterpreter(m, &tflite.Options{Threads: threads}); err != nil {
+				if it, err = NewInterpreter(m, &Options{Threads: threads}); err != nil {
 					t.Fatal(err)
 				}
 				defer it.Close()

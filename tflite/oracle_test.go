@@ -3,8 +3,6 @@ package tflite
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -321,63 +319,12 @@ func runEngine(model []byte, inputs [][]byte) (*Model, [][]byte, error) {
 // refused the model or failed; it carries the runtime's messages.
 func runOracle(t *testing.T, oracle string, model []byte, m *Model, inputs [][]byte) ([][]byte, error) {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.tflite")
-	if err := os.WriteFile(path, model, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{path}
-	for i, in := range inputs {
-		p := filepath.Join(dir, fmt.Sprintf("in%d.bin", i))
-		if err := os.WriteFile(p, in, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, p)
-	}
-	prefix := filepath.Join(dir, "out")
-	args = append(args, "--out", prefix)
-	var stderr bytes.Buffer
-	cmd := exec.Command(oracle, args...)
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() == 3 {
-			return nil, fmt.Errorf("Google's runtime logged an error: %s", lastLines(stderr.String(), 6))
-		}
-		return nil, fmt.Errorf("oracle: %v: %s", err, lastLines(stderr.String(), 6))
-	}
-	// The runtime names its outputs; check they are ours, in order.
-	var info struct {
-		Outputs []struct{ Name string }
-	}
-	for _, line := range strings.Split(stderr.String(), "\n") {
-		if strings.HasPrefix(line, `{"model"`) {
-			if err := json.Unmarshal([]byte(line), &info); err != nil {
-				return nil, fmt.Errorf("oracle info line: %v", err)
-			}
-		}
-	}
 	sg := m.Main()
-	if len(info.Outputs) != len(sg.Outputs) {
-		return nil, fmt.Errorf("oracle reports %d outputs, the model has %d", len(info.Outputs), len(sg.Outputs))
+	names := make([]string, len(sg.Outputs))
+	for i, o := range sg.Outputs {
+		names[i] = sg.Tensors[o].Name
 	}
-	var outs [][]byte
-	for i, o := range info.Outputs {
-		if want := sg.Tensors[sg.Outputs[i]].Name; o.Name != want {
-			return nil, fmt.Errorf("oracle output %d is %q, want %q", i, o.Name, want)
-		}
-		b, err := os.ReadFile(fmt.Sprintf("%s.%d.bin", prefix, i))
-		if err != nil {
-			return nil, err
-		}
-		outs = append(outs, b)
-	}
-	return outs, nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	return testenv.RunOracle(t, oracle, model, inputs, names)
 }
 
 // compareOutput checks one output against Google's and returns the

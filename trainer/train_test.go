@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -96,7 +95,7 @@ func TestTrainShapes(t *testing.T) {
 		if k >= 4 {
 			continue // the oracle takes a second per image
 		}
-		theirs := runOracle(t, oracle, res.Float.Path, input)
+		theirs := runOracle(t, oracle, m, input)
 		for c := range ours {
 			if math.Abs(float64(ours[c]-theirs[c])) > 1e-4 {
 				t.Errorf("%s: our engine %v, Google's runtime %v", ds.Items[i].Rel, ours, theirs)
@@ -129,7 +128,7 @@ func TestTrainShapes(t *testing.T) {
 		qspec.Load(qi.Input(0), img)
 		input := append([]byte(nil), qi.Input(0).Bytes()...)
 		qi.Invoke()
-		theirs := runOracleRaw(t, oracle, res.Int8.Path, input)
+		theirs := runOracleRaw(t, oracle, q, input)
 		if !bytes.Equal(theirs, qi.Output(0).Bytes()) {
 			t.Errorf("%s: int8 outputs differ: ours %v, Google's runtime %v", ds.Items[i].Rel, qi.Output(0).Bytes(), theirs)
 		}
@@ -137,9 +136,9 @@ func TestTrainShapes(t *testing.T) {
 }
 
 // runOracle runs a float model in Google's runtime on one input tensor.
-func runOracle(t *testing.T, oracle, model string, input []byte) []float32 {
+func runOracle(t *testing.T, oracle string, m *tflite.Model, input []byte) []float32 {
 	t.Helper()
-	data := runOracleRaw(t, oracle, model, input)
+	data := runOracleRaw(t, oracle, m, input)
 	out := make([]float32, len(data)/4)
 	for i := range out {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
@@ -149,24 +148,18 @@ func runOracle(t *testing.T, oracle, model string, input []byte) []float32 {
 
 // runOracleRaw runs a model in Google's runtime on one input tensor and
 // returns output 0's bytes.
-func runOracleRaw(t *testing.T, oracle, model string, input []byte) []byte {
+func runOracleRaw(t *testing.T, oracle string, m *tflite.Model, input []byte) []byte {
 	t.Helper()
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.bin")
-	if err := os.WriteFile(in, input, 0o644); err != nil {
-		t.Fatal(err)
+	sg := m.Main()
+	names := make([]string, len(sg.Outputs))
+	for i, o := range sg.Outputs {
+		names[i] = sg.Tensors[o].Name
 	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(oracle, model, in, "--out", filepath.Join(dir, "out"))
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("oracle: %v\n%s", err, stderr.String())
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "out.0.bin"))
+	outs, err := testenv.RunOracle(t, oracle, m.Raw(), [][]byte{input}, names)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return data
+	return outs[0]
 }
 
 // TestTrainReproducible trains twice with one seed and once with another:

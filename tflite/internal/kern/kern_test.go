@@ -169,18 +169,25 @@ func randOffs(rng *rand.Rand, npix, t, n, c int) []int32 {
 	return offs
 }
 
+// randDWShape returns the shape of depthwise case i: c channels, nt taps
+// (every tenth case 3x3, every tenth 5x5 or more), npix pixels after p0
+// skipped ones, and an output row stride ldo >= c.
+func randDWShape(rng *rand.Rand, i int) (c, nt, npix, p0, ldo int) {
+	c, nt, npix, p0 = 1+rng.IntN(100), 1+rng.IntN(12), 1+rng.IntN(8), rng.IntN(3)
+	switch i % 10 {
+	case 0:
+		nt = 9
+	case 1:
+		nt = 25 + rng.IntN(30)
+	}
+	return c, nt, npix, p0, c + rng.IntN(4)
+}
+
 func TestQDepthwise(t *testing.T) {
 	forLevels(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		for i := 0; i < 600; i++ {
-			c, nt, npix, p0 := 1+rng.IntN(100), 1+rng.IntN(12), 1+rng.IntN(8), rng.IntN(3)
-			switch i % 10 {
-			case 0:
-				nt = 9
-			case 1:
-				nt = 25 + rng.IntN(30)
-			}
-			ldo := c + rng.IntN(4)
+			c, nt, npix, p0, ldo := randDWShape(rng, i)
 			in := randBytes(rng, c+rng.IntN(300))
 			pad := randBytes(rng, c)
 			taps := NewQTaps(nt, c, randOffs(rng, p0+npix, nt, len(in), c), in, pad)
@@ -280,14 +287,7 @@ func TestFDepthwise(t *testing.T) {
 	forLevels(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(11, 12))
 		for i := 0; i < 600; i++ {
-			c, nt, npix, p0 := 1+rng.IntN(100), 1+rng.IntN(12), 1+rng.IntN(8), rng.IntN(3)
-			switch i % 10 {
-			case 0:
-				nt = 9
-			case 1:
-				nt = 25 + rng.IntN(30)
-			}
-			ldo := c + rng.IntN(4)
+			c, nt, npix, p0, ldo := randDWShape(rng, i)
 			in := randFloats(rng, c+rng.IntN(300))
 			pad := make([]float32, c)
 			taps := NewFTaps(nt, c, randOffs(rng, p0+npix, nt, len(in), c), in, pad)

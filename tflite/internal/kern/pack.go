@@ -2,49 +2,40 @@
 
 package kern
 
-// packQ8 lays B out for byte dot-product kernels: panels of pw columns,
-// in groups of up to g panels; within a group, for each 4 k, each panel's
-// columns in order, each column's 4 bytes in k order. Columns past N are
-// zero.
-func packQ8(q *QWeights, pw, g int) []int8 {
-	np := (q.N + pw - 1) / pw
-	out := make([]int8, np*pw*q.Kp)
+// packPanels lays B (n rows of k values, row-major) out for the matrix
+// product kernels: panels of pw columns, in groups of up to g panels;
+// within a group, for each kg k, each panel's columns in order, each
+// column's kg values in k order. Columns past n are zero; k is a multiple
+// of kg.
+func packPanels[D, S int8 | int16 | float32](rows []S, n, k, pw, g, kg int) []D {
+	np := (n + pw - 1) / pw
+	out := make([]D, np*pw*k)
 	i := 0
 	for p0 := 0; p0 < np; p0 += g {
 		nv := min(g, np-p0)
-		for k := 0; k < q.Kp; k += 4 {
+		for k0 := 0; k0 < k; k0 += kg {
 			for c := p0 * pw; c < (p0+nv)*pw; c++ {
-				if c < q.N {
-					copy(out[i:i+4], q.rows[c*q.Kp+k:])
+				if c < n {
+					for j, v := range rows[c*k+k0 : c*k+k0+kg] {
+						out[i+j] = D(v)
+					}
 				}
-				i += 4
+				i += kg
 			}
 		}
 	}
 	return out
 }
 
-// packQ16 lays B out as int16: panels of pw columns, in groups of up to g
-// panels; within a group, for each kg k, each panel's columns in order,
-// each column's kg values in k order. Columns past N are zero.
+// packQ8 lays B out for byte dot-product kernels: packPanels with groups
+// of 4 k.
+func packQ8(q *QWeights, pw, g int) []int8 {
+	return packPanels[int8](q.rows, q.N, q.Kp, pw, g, 4)
+}
+
+// packQ16 lays B out as int16 for multiply-add kernels.
 func packQ16(q *QWeights, pw, g, kg int) []int16 {
-	np := (q.N + pw - 1) / pw
-	out := make([]int16, np*pw*q.Kp)
-	i := 0
-	for p0 := 0; p0 < np; p0 += g {
-		nv := min(g, np-p0)
-		for k := 0; k < q.Kp; k += kg {
-			for c := p0 * pw; c < (p0+nv)*pw; c++ {
-				for j := 0; j < kg; j++ {
-					if c < q.N {
-						out[i] = int16(q.rows[c*q.Kp+k+j])
-					}
-					i++
-				}
-			}
-		}
-	}
-	return out
+	return packPanels[int16](q.rows, q.N, q.Kp, pw, g, kg)
 }
 
 // packQDWPairs lays depthwise weights of channels [c0, c1) out for
@@ -74,23 +65,8 @@ func packQDWPairs(q *QDWWeights, c0, c1, cb int, lane func(d, h int) int) []int1
 	return out
 }
 
-// packF32 lays B out for broadcast-and-multiply kernels: panels of pw
-// columns, in groups of up to g panels; within a group, for each k, each
-// panel's columns in order. Columns past N are zero.
+// packF32 lays B out for broadcast-and-multiply kernels: packPanels one
+// k at a time.
 func packF32(f *FWeights, pw, g int) []float32 {
-	np := (f.N + pw - 1) / pw
-	out := make([]float32, np*pw*f.K)
-	i := 0
-	for p0 := 0; p0 < np; p0 += g {
-		nv := min(g, np-p0)
-		for k := 0; k < f.K; k++ {
-			for c := p0 * pw; c < (p0+nv)*pw; c++ {
-				if c < f.N {
-					out[i] = f.rows[c*f.K+k]
-				}
-				i++
-			}
-		}
-	}
-	return out
+	return packPanels[float32](f.rows, f.N, f.K, pw, g, 1)
 }

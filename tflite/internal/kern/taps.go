@@ -73,48 +73,37 @@ func (d *Taps) check(p0, npix, t, c int) {
 // values the pixel's taps read (c per tap, in tap order) into a row of dst
 // at stride ldd: the rows of A for a convolution as a matrix product.
 func Im2colQ(p0, npix int, taps *Taps, dst []byte, ldd int) {
-	if npix == 0 {
-		return
-	}
-	t, c := taps.t, taps.c
-	_ = dst[(npix-1)*ldd+t*c-1]
-	taps.check(p0, npix, t, c)
 	if taps.qpad == nil {
 		panic("kern: float taps for a quantized convolution")
 	}
-	if level != isaGo && gatherAsm(unsafe.Pointer(&dst[0]), ldd, taps.ptrs[p0*t:], t, npix, c) {
-		return
-	}
-	for p := 0; p < npix; p++ {
-		for i, off := range taps.offs[(p0+p)*t : (p0+p+1)*t] {
-			src := taps.qpad[:c]
-			if off >= 0 {
-				src = taps.qin[off : int(off)+c]
-			}
-			copy(dst[p*ldd+i*c:], src)
-		}
-	}
+	im2col(p0, npix, taps, dst, ldd, taps.qin, taps.qpad)
 }
 
 // Im2colF is Im2colQ for float convolutions.
 func Im2colF(p0, npix int, taps *Taps, dst []float32, ldd int) {
+	if taps.fpad == nil {
+		panic("kern: quantized taps for a float convolution")
+	}
+	im2col(p0, npix, taps, dst, ldd, taps.fin, taps.fpad)
+}
+
+// im2col is Im2colQ and Im2colF; in and pad are the taps' own.
+func im2col[E byte | float32](p0, npix int, taps *Taps, dst []E, ldd int, in, pad []E) {
 	if npix == 0 {
 		return
 	}
 	t, c := taps.t, taps.c
 	_ = dst[(npix-1)*ldd+t*c-1]
 	taps.check(p0, npix, t, c)
-	if taps.fpad == nil {
-		panic("kern: quantized taps for a float convolution")
-	}
-	if level != isaGo && gatherAsm(unsafe.Pointer(&dst[0]), 4*ldd, taps.ptrs[p0*t:], t, npix, 4*c) {
+	size := int(unsafe.Sizeof(dst[0]))
+	if level != isaGo && gatherAsm(unsafe.Pointer(&dst[0]), size*ldd, taps.ptrs[p0*t:], t, npix, size*c) {
 		return
 	}
 	for p := 0; p < npix; p++ {
 		for i, off := range taps.offs[(p0+p)*t : (p0+p+1)*t] {
-			src := taps.fpad[:c]
+			src := pad[:c]
 			if off >= 0 {
-				src = taps.fin[off : int(off)+c]
+				src = in[off : int(off)+c]
 			}
 			copy(dst[p*ldd+i*c:], src)
 		}
