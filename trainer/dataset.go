@@ -59,6 +59,18 @@ var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp
 // workers, and returns the usable images. It fails when fewer than two
 // classes have usable images or a class folder has none.
 func OpenDataset(ctx context.Context, dir string, workers int) (*Dataset, error) {
+	return openDataset(ctx, dir, workers, true)
+}
+
+// ScanDataset is OpenDataset without decoding: it reads each image only to
+// hash its bytes, so its Items have no DHash, Width or Height, and a broken
+// image is found when it is loaded. Evaluation uses it: it decodes the
+// images it classifies once, and only those.
+func ScanDataset(ctx context.Context, dir string, workers int) (*Dataset, error) {
+	return openDataset(ctx, dir, workers, false)
+}
+
+func openDataset(ctx context.Context, dir string, workers int, decode bool) (*Dataset, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
@@ -166,7 +178,7 @@ func OpenDataset(ctx context.Context, dir string, workers int) (*Dataset, error)
 	items := make([]Item, len(files))
 	errs := make([]error, len(files))
 	err = forEach(ctx, len(files), workers, func(_, i int) {
-		items[i], errs[i] = readItem(filepath.Join(dir, files[i].rel))
+		items[i], errs[i] = readItem(filepath.Join(dir, files[i].rel), decode)
 	})
 	if err != nil {
 		return nil, err
@@ -201,11 +213,15 @@ func OpenDataset(ctx context.Context, dir string, workers int) (*Dataset, error)
 	return ds, nil
 }
 
-// readItem decodes one image completely and hashes it.
-func readItem(path string) (Item, error) {
+// readItem hashes one image's bytes and, with decode, decodes it
+// completely and hashes the picture.
+func readItem(path string, decode bool) (Item, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Item{}, err
+	}
+	if !decode {
+		return Item{SHA256: sha256.Sum256(data)}, nil
 	}
 	img, err := camera.DecodeImage(data)
 	if err != nil {

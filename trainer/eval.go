@@ -28,6 +28,9 @@ type Prediction struct {
 type EvalResult struct {
 	Metrics     Metrics      `json:"metrics"`
 	Predictions []Prediction `json:"predictions"`
+	// Skipped are the images that could not be read or decoded; the
+	// metrics leave them out.
+	Skipped []Skipped `json:"skipped,omitempty"`
 }
 
 // MatchLabels maps each data class to the model output with the same label
@@ -80,14 +83,16 @@ func EvaluateModel(ctx context.Context, m *tflite.Model, labels []string, ds *Da
 	for c, o := range toClass {
 		fromOutput[o] = c
 	}
-	res := &EvalResult{Predictions: make([]Prediction, len(items))}
+	preds := make([]Prediction, len(items))
+	unusable := make([]error, len(items))
 	errs := make([]error, len(items))
 	prog := newProgress(log, "evaluate", len(items))
 	err = forEach(ctx, len(items), workers, func(w, k int) {
 		it := &ds.Items[items[k]]
 		img, err := ds.Load(it)
 		if err != nil {
-			errs[k] = err
+			unusable[k] = err
+			prog.add(1, "")
 			return
 		}
 		top, err := cls[w].Classify(img, 1)
@@ -95,7 +100,7 @@ func EvaluateModel(ctx context.Context, m *tflite.Model, labels []string, ds *Da
 			errs[k] = fmt.Errorf("%s: %w", it.Rel, err)
 			return
 		}
-		res.Predictions[k] = Prediction{Path: it.Rel, Truth: it.Class, Pred: fromOutput[top[0].Index], Label: top[0].Label, Score: top[0].Score}
+		preds[k] = Prediction{Path: it.Rel, Truth: it.Class, Pred: fromOutput[top[0].Index], Label: top[0].Label, Score: top[0].Score}
 		prog.add(1, "")
 	})
 	if err != nil {
@@ -105,8 +110,19 @@ func EvaluateModel(ctx context.Context, m *tflite.Model, labels []string, ds *Da
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
-	truth := make([]int, len(items))
-	pred := make([]int, len(items))
+	res := &EvalResult{}
+	for k, p := range preds {
+		if unusable[k] != nil {
+			res.Skipped = append(res.Skipped, Skipped{ds.Items[items[k]].Rel, unusable[k].Error()})
+			continue
+		}
+		res.Predictions = append(res.Predictions, p)
+	}
+	if len(res.Predictions) == 0 {
+		return nil, fmt.Errorf("evaluate: none of the %d images could be decoded (e.g. %s: %s)", len(items), res.Skipped[0].Path, res.Skipped[0].Reason)
+	}
+	truth := make([]int, len(res.Predictions))
+	pred := make([]int, len(res.Predictions))
 	for k, p := range res.Predictions {
 		truth[k], pred[k] = p.Truth, p.Pred
 	}
@@ -151,7 +167,7 @@ func Eval(ctx context.Context, cfg EvalConfig) (*EvalResult, error) {
 		}
 		labels = tflite.SplitLabels(data)
 	}
-	ds, err := OpenDataset(ctx, cfg.Data, cfg.Workers)
+	ds, err := ScanDataset(ctx, cfg.Data, cfg.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +195,9 @@ func Eval(ctx context.Context, cfg EvalConfig) (*EvalResult, error) {
 	res, err := EvaluateModel(ctx, m, labels, ds, items, cfg.Fit, cfg.Workers, cfg.Log)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Log != nil && len(res.Skipped) > 0 {
+		fmt.Fprintf(cfg.Log, "left out %d images that could not be decoded (e.g. %s: %s)\n", len(res.Skipped), res.Skipped[0].Path, res.Skipped[0].Reason)
 	}
 	if cfg.Out != "" {
 		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {

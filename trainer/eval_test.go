@@ -87,6 +87,37 @@ func TestEvalImageNetModel(t *testing.T) {
 		}
 	}
 
+	// Eval decodes only the images it classifies, once: a truncated
+	// photo is left out and listed, and the other images still count.
+	parrot, err := os.ReadFile(filepath.Join(dir, "macaw", "parrot.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "macaw", "truncated.jpg"), parrot[:len(parrot)/2])
+	res, err = Eval(context.Background(), EvalConfig{Model: model, Data: dir, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0].Path != "macaw/truncated.jpg" || res.Metrics.N != 5 {
+		t.Errorf("with a truncated photo: skipped %v, %d images counted; want the photo skipped and 5 counted", res.Skipped, res.Metrics.N)
+	}
+	// With a subset, the others are not decoded at all.
+	pre := t.TempDir()
+	for _, split := range []string{"train", "test"} {
+		for _, class := range []string{"macaw", "hotdog"} {
+			copyFile(t, filepath.Join(dir, class, map[string]string{"macaw": "parrot.jpg", "hotdog": "hot_dog.jpg"}[class]), filepath.Join(pre, split, class, "a.jpg"))
+		}
+	}
+	writeFile(t, filepath.Join(pre, "train", "macaw", "truncated.jpg"), parrot[:len(parrot)/2])
+	res, err = Eval(context.Background(), EvalConfig{Model: model, Data: pre, Subset: SplitTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 0 || res.Metrics.N != 2 {
+		t.Errorf("test subset: skipped %v, %d images counted; want none skipped and 2 counted", res.Skipped, res.Metrics.N)
+	}
+	os.Remove(filepath.Join(dir, "macaw", "truncated.jpg"))
+
 	// A class the model does not know is an error naming it.
 	copyFile(t, testenv.TestData(t, "images/bird.bmp"), filepath.Join(dir, "unicorn", "bird.bmp"))
 	if _, err := Eval(context.Background(), EvalConfig{Model: model, Data: dir}); err == nil || !strings.Contains(err.Error(), "unicorn") {

@@ -303,6 +303,10 @@ func Train(ctx context.Context, cfg Config) (*Result, error) {
 		if int8Res, err = EvaluateModel(ctx, qm, nil, ds, testIdx, cfg.Fit, cfg.Workers, log); err != nil {
 			return nil, fmt.Errorf("int8: %w", err)
 		}
+		// The float model was measured on every test image; so must be this one.
+		if s := int8Res.Skipped; len(s) > 0 {
+			return nil, fmt.Errorf("int8: %d test images can no longer be decoded (e.g. %s: %s)", len(s), s[0].Path, s[0].Reason)
+		}
 		res.Int8.Test = &int8Res.Metrics
 		lap("int8")
 	}
