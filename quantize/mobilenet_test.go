@@ -1,6 +1,7 @@
 package quantize
 
 import (
+	"math"
 	"os"
 	"strconv"
 	"testing"
@@ -32,6 +33,9 @@ const (
 	// weights alone are 0.25x; per-channel scales add the rest (the
 	// builder writes the all-zero zero points once per length).
 	maxSizeRatio = 0.3
+	// maxNoiseModelError bounds how far Gaussian noise of the int8 logits'
+	// SQNR may predict agreement from the measured one (fraction).
+	maxNoiseModelError = 0.04
 )
 
 func TestMobileNetFlowers(t *testing.T) {
@@ -107,6 +111,26 @@ func TestMobileNetFlowers(t *testing.T) {
 		if rc.Eval.Agreement > c.Eval.Agreement {
 			t.Errorf("%s agrees with float more often (%.3f) than the refined model (%.3f)", ref.name, rc.Eval.Agreement, c.Eval.Agreement)
 		}
+	}
+	// Where the disagreement comes from (see agreementBudget): the 8-bit
+	// ends alone, and noise of the logits' measured SQNR.
+	ends, noisy := agreementBudget(t, fm, qm, ev)
+	logitsSQNR := math.NaN()
+	for _, l := range c.Layers {
+		if l.Tensor == fm.Main().Tensors[softmaxInput(t, fm)].Name {
+			logitsSQNR = l.SQNR
+		}
+	}
+	predicted := noisy(logitsSQNR)
+	t.Logf("exact float logits through the 8-bit logits and softmax output agree %.1f%%; Gaussian noise at the logits' SQNR (%.1f dB) leaves %.1f%%", 100*ends, logitsSQNR, 100*predicted)
+	for _, db := range []float64{25, 28, 31, 34} {
+		t.Logf("  noise at %.0f dB: %.1f%%", db, 100*noisy(db))
+	}
+	if c.Eval.Agreement > ends {
+		t.Errorf("the int8 model agrees more often (%.3f) than exact logits through its 8-bit ends (%.3f)", c.Eval.Agreement, ends)
+	}
+	if math.Abs(predicted-c.Eval.Agreement) > maxNoiseModelError {
+		t.Errorf("noise of the logits' SQNR predicts %.3f agreement, the int8 model measures %.3f: the noise model does not explain the disagreement", predicted, c.Eval.Agreement)
 	}
 	for _, l := range c.Layers[:5] {
 		t.Logf("  op %2d %-18s SQNR %5.1f dB, drop %4.1f dB, mean |err| %.4f  %s", l.OpIndex, l.Op, l.SQNR, l.Drop, l.MeanAbs, l.Tensor)
