@@ -61,7 +61,7 @@ func agreementBudget(t *testing.T, fm, qm *tflite.Model, ds Dataset) (ends float
 		for k := range p {
 			p[k] = math.Min(255, math.Round(p[k]*256))
 		}
-		if argmax64(p) == ft {
+		if argmax(p) == ft {
 			hits++
 		}
 	}
@@ -78,7 +78,7 @@ func agreementBudget(t *testing.T, fm, qm *tflite.Model, ds Dataset) (ends float
 				for k, v := range l {
 					buf[k] = v + sigma*rng.NormFloat64()
 				}
-				if argmax64(buf) == top[i] {
+				if argmax(buf) == top[i] {
 					agree++
 				}
 			}
@@ -101,7 +101,7 @@ func softmaxInput(t *testing.T, m *tflite.Model) int {
 }
 
 func softmax64(v []float64) []float64 {
-	m := v[argmax64(v)]
+	m := v[argmax(v)]
 	out := make([]float64, len(v))
 	var s float64
 	for i, x := range v {
@@ -112,14 +112,4 @@ func softmax64(v []float64) []float64 {
 		out[i] /= s
 	}
 	return out
-}
-
-func argmax64(v []float64) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

@@ -254,7 +254,7 @@ func layerErrors(fm *tflite.Model, pairs []*pair) []LayerError {
 	return out
 }
 
-func argmax(v []float32) int {
+func argmax[T float32 | float64](v []T) int {
 	best := 0
 	for i, x := range v {
 		if x > v[best] {
