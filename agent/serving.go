@@ -229,7 +229,7 @@ func loadInstance(c *classify.Classifier, inst json.RawMessage) error {
 		}
 	}
 	var flat []float64
-	if err := flatten(inst, &flat); err != nil {
+	if err := flatten(inst, &flat, len(in.Shape())); err != nil {
 		return err
 	}
 	if len(flat) != in.Len() {
@@ -238,12 +238,17 @@ func loadInstance(c *classify.Classifier, inst json.RawMessage) error {
 	return setValues(in, flat)
 }
 
-// flatten appends the numbers of a nested JSON array.
-func flatten(v json.RawMessage, out *[]float64) error {
+// flatten appends the numbers of a nested JSON array of at most depth
+// levels (each level parses its content again, so the bound also bounds
+// the work a hostile request causes).
+func flatten(v json.RawMessage, out *[]float64, depth int) error {
 	var arr []json.RawMessage
 	if err := json.Unmarshal(v, &arr); err == nil {
+		if depth == 0 {
+			return errors.New("instance lists are nested deeper than the input has dimensions")
+		}
 		for _, e := range arr {
-			if err := flatten(e, out); err != nil {
+			if err := flatten(e, out, depth-1); err != nil {
 				return err
 			}
 		}
