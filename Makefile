@@ -17,7 +17,7 @@ GOCV_TAGS := gocv,customenv
 STANDIN     := $(CURDIR)/bin/tflite-standin
 TFLITEC_ENV := CGO_ENABLED=1 CGO_CFLAGS="-I$(CURDIR)/engines/tflitec/standin/include" CGO_LDFLAGS="-L$(STANDIN)/lib -Wl,-rpath,$(STANDIN)/lib"
 
-.PHONY: all build build-gocv run test test-gocv test-tflitec test-arm64 vet cross dist bench fuzz clean
+.PHONY: all build build-gocv run test test-race test-gocv test-tflitec test-arm64 vet cross dist bench fuzz clean
 
 all: build
 
@@ -34,13 +34,22 @@ run:
 	$(GO) run ./cmd/edgeclass agent
 
 # All tests: vet, the whole suite with cgo off (the shipped configuration),
-# the GoCV camera sources, then the engine's tests on arm64 under qemu.
+# the race detector over the concurrent code, the GoCV camera sources, then
+# the engine's tests on arm64 under qemu.
 test: vet
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) test-race
 	$(MAKE) test-gocv
 	$(MAKE) test-tflitec
 	$(MAKE) test-arm64
 	$(MAKE) cross
+
+# The race detector needs cgo. The agent, MQTT, camera and model store
+# suites run whole; the compute-heavy engine and trainer ones in -short form
+# (their thread pools and work queues are still exercised).
+test-race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./agent/... ./mqtt/... ./camera/... ./modelstore/... ./classify/... ./engines/... ./internal/... ./firmware/fleet/ ./firmware/sdnotify/
+	CGO_ENABLED=1 $(GO) test -race -count=1 -short -timeout 20m ./tflite/... ./trainer/... ./quantize/...
 
 test-gocv:
 	@if [ -f /usr/include/opencv4/opencv2/core.hpp ]; then \
@@ -90,6 +99,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzMJPEGParts -fuzztime 60s ./camera/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./modelpkg/
 	$(GO) test -run '^$$' -fuzz FuzzQuantize -fuzztime 60s ./quantize/
+	$(GO) test -run '^$$' -fuzz FuzzServingRequest -fuzztime 60s -fuzzminimizetime 100x ./agent/
 
 clean:
 	rm -rf bin
