@@ -29,6 +29,11 @@ type Eval struct {
 	FloatTop1 float64 `json:"float_top1"`
 	QuantTop1 float64 `json:"int8_top1"`
 	Agreement float64 `json:"agreement"` // fraction of samples where both top-1 agree
+	// EndsBound is the agreement the float model's exact logits reach
+	// through the quantized model's 8-bit softmax input and output: no
+	// quantization of the layers before can agree more often. 0 when the
+	// models do not end in a SOFTMAX.
+	EndsBound float64 `json:"ends_bound,omitempty"`
 }
 
 // LayerError compares a tensor of the quantized model, dequantized, with the
@@ -116,7 +121,8 @@ func Compare(fm, qm *tflite.Model, ds Dataset, o CompareOptions) (*Comparison, e
 	if o.OutputOfClass != nil {
 		ev.Labels = "folders"
 	}
-	var floatOK, quantOK, agree int
+	var floatOK, quantOK, agree, endsAgree int
+	ends := newEndsBound(fm, qm)
 	fout, qout := make([]float32, fi.Output(0).Len()), make([]float32, qi.Output(0).Len())
 	for i := 0; i < ds.Len(); i++ {
 		for _, it := range []*tflite.Interpreter{fi, qi} {
@@ -146,12 +152,18 @@ func Compare(fm, qm *tflite.Model, ds Dataset, o CompareOptions) (*Comparison, e
 		if ft == qt {
 			agree++
 		}
+		if ends != nil && ends.top(fi.Tensor(ends.logits).Float32s()) == ft {
+			endsAgree++
+		}
 		for _, p := range pairs {
 			p.add(fi.Tensor(p.f).Float32s(), qi.Tensor(p.q))
 		}
 	}
 	n := float64(ds.Len())
 	ev.FloatTop1, ev.QuantTop1, ev.Agreement = float64(floatOK)/n, float64(quantOK)/n, float64(agree)/n
+	if ends != nil {
+		ev.EndsBound = float64(endsAgree) / n
+	}
 	return &Comparison{Eval: ev, Layers: layerErrors(fm, pairs)}, nil
 }
 

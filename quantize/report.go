@@ -104,8 +104,12 @@ func (r *Report) WriteText(w io.Writer, maxLayers int, ranges bool) {
 	fmt.Fprintf(w, "; refine: %s; %d calibration samples)\n", r.Refine, r.CalibrationSamples)
 	fmt.Fprintf(w, "size: %d -> %d bytes (%.2fx)\n", r.FloatBytes, r.QuantBytes, r.SizeRatio)
 	if e := r.Eval; e != nil {
-		fmt.Fprintf(w, "eval on %d samples (labels: %s): float top-1 %.1f%%, int8 top-1 %.1f%%, agreement %.1f%%\n",
+		fmt.Fprintf(w, "eval on %d samples (labels: %s): float top-1 %.1f%%, int8 top-1 %.1f%%, agreement %.1f%%",
 			e.Samples, e.Labels, 100*e.FloatTop1, 100*e.QuantTop1, 100*e.Agreement)
+		if e.EndsBound > 0 {
+			fmt.Fprintf(w, " (its 8-bit softmax ends allow %.1f%%)", 100*e.EndsBound)
+		}
+		fmt.Fprintln(w)
 	}
 	if len(r.Layers) > 0 {
 		n := min(maxLayers, len(r.Layers))
