@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/classify"
+	"github.com/edgeclass/edgeclass/internal/progress"
 	"github.com/edgeclass/edgeclass/quantize"
 	"github.com/edgeclass/edgeclass/tflite"
 )
@@ -86,13 +87,13 @@ func EvaluateModel(ctx context.Context, m *tflite.Model, labels []string, ds *Da
 	preds := make([]Prediction, len(items))
 	unusable := make([]error, len(items))
 	errs := make([]error, len(items))
-	prog := newProgress(log, "evaluate", len(items))
+	prog := progress.New(log, "evaluate", len(items))
 	err = forEach(ctx, len(items), workers, func(w, k int) {
 		it := &ds.Items[items[k]]
 		img, err := ds.Load(it)
 		if err != nil {
 			unusable[k] = err
-			prog.add(1, "")
+			prog.Add(1, "")
 			return
 		}
 		top, err := cls[w].Classify(img, 1)
@@ -101,12 +102,12 @@ func EvaluateModel(ctx context.Context, m *tflite.Model, labels []string, ds *Da
 			return
 		}
 		preds[k] = Prediction{Path: it.Rel, Truth: it.Class, Pred: fromOutput[top[0].Index], Label: top[0].Label, Score: top[0].Score}
-		prog.add(1, "")
+		prog.Add(1, "")
 	})
 	if err != nil {
 		return nil, err
 	}
-	prog.finish("")
+	prog.Finish("")
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}

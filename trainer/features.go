@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/edgeclass/edgeclass/internal/progress"
 	"github.com/edgeclass/edgeclass/tflite"
 )
 
@@ -203,7 +204,7 @@ func extractFeatures(ctx context.Context, bb *Backbone, tensors []int, caches []
 		defer it.Close()
 		its[w] = it
 	}
-	prog := newProgress(log, "backbone", todo)
+	prog := progress.New(log, "backbone", todo)
 	errs := make([]error, len(jobs))
 	err := forEach(ctx, len(jobs), workers, func(w, j int) {
 		jb := jobs[j]
@@ -236,13 +237,13 @@ func extractFeatures(ctx context.Context, bb *Backbone, tensors []int, caches []
 				out[k].Vec[jb.item][v] = vec
 				caches[k].put(key, vec)
 			}
-			prog.add(1, "")
+			prog.Add(1, "")
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	prog.finish("")
+	prog.Finish("")
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/edgeclass/edgeclass/internal/parallel"
+	"github.com/edgeclass/edgeclass/internal/progress"
 	"github.com/edgeclass/edgeclass/tflite"
 )
 
@@ -627,7 +628,7 @@ func fineTune(n *topNet, h *Head, train, val examples, cfg FineTuneConfig, hc He
 			order[i] = i
 		}
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		prog := newProgress(log, fmt.Sprintf("fine-tune %d/%d", epoch, cfg.Epochs), len(order))
+		prog := progress.New(log, fmt.Sprintf("fine-tune %d/%d", epoch, cfg.Epochs), len(order))
 		var lossSum float64
 		correct := 0
 		var lr float64
@@ -690,7 +691,7 @@ func fineTune(n *topNet, h *Head, train, val examples, cfg FineTuneConfig, hc He
 				}
 				q.opt.step(q.w, q.g, step, lr, wd)
 			}
-			prog.add(bn, fmt.Sprintf("loss %.4f acc %.4f", lossSum/float64(s+bn), float64(correct)/float64(s+bn)))
+			prog.Add(bn, fmt.Sprintf("loss %.4f acc %.4f", lossSum/float64(s+bn), float64(correct)/float64(s+bn)))
 		}
 		e := Epoch{Epoch: epoch, LR: lr, TrainLoss: lossSum / float64(len(order)), TrainAcc: float64(correct) / float64(len(order))}
 		e.ValLoss, e.ValAcc = n.evaluate(head, val, hc.BatchSize)
@@ -700,7 +701,7 @@ func fineTune(n *topNet, h *Head, train, val examples, cfg FineTuneConfig, hc He
 			bestLoss, bestEpoch, best = e.ValLoss, epoch, snapshot()
 			mark = " *best"
 		}
-		prog.finish(fmt.Sprintf("loss %.4f acc %.4f  val_loss %.4f val_acc %.4f%s", e.TrainLoss, e.TrainAcc, e.ValLoss, e.ValAcc, mark))
+		prog.Finish(fmt.Sprintf("loss %.4f acc %.4f  val_loss %.4f val_acc %.4f%s", e.TrainLoss, e.TrainAcc, e.ValLoss, e.ValAcc, mark))
 		if len(val.y) > 0 && cfg.Patience > 0 && epoch-bestEpoch >= cfg.Patience {
 			if log != nil {
 				fmt.Fprintf(log, "fine-tune: early stop; keeping epoch %d\n", bestEpoch)

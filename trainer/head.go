@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+
+	"github.com/edgeclass/edgeclass/internal/progress"
 )
 
 // HeadConfig configures training of the new classifier head (dropout, one
@@ -187,7 +189,7 @@ func trainHead(train, val examples, classes int, cfg HeadConfig, seed uint64, lo
 			}
 			rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
-		prog := newProgress(log, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs), n)
+		prog := progress.New(log, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs), n)
 		var lossSum, wSum float64
 		correct := 0
 		var lr float64
@@ -236,7 +238,7 @@ func trainHead(train, val examples, classes int, cfg HeadConfig, seed uint64, lo
 			lr = cfg.LearningRate * (0.01 + 0.99*0.5*(1+math.Cos(math.Pi*float64(step-1)/float64(steps))))
 			optW.step(h.W, gW, step, lr, cfg.WeightDecay)
 			optB.step(h.B, gB, step, lr, 0)
-			prog.add(end-start, fmt.Sprintf("loss %.4f acc %.4f", lossSum/wSum, float64(correct)/float64(end)))
+			prog.Add(end-start, fmt.Sprintf("loss %.4f acc %.4f", lossSum/wSum, float64(correct)/float64(end)))
 		}
 		e := Epoch{Epoch: epoch, LR: lr, TrainLoss: lossSum / wSum, TrainAcc: float64(correct) / float64(n)}
 		e.ValLoss, e.ValAcc = h.evaluate(val)
@@ -249,7 +251,7 @@ func trainHead(train, val examples, classes int, cfg HeadConfig, seed uint64, lo
 			copy(best.B, h.B)
 			mark = " *best"
 		}
-		prog.finish(fmt.Sprintf("loss %.4f acc %.4f  val_loss %.4f val_acc %.4f%s", e.TrainLoss, e.TrainAcc, e.ValLoss, e.ValAcc, mark))
+		prog.Finish(fmt.Sprintf("loss %.4f acc %.4f  val_loss %.4f val_acc %.4f%s", e.TrainLoss, e.TrainAcc, e.ValLoss, e.ValAcc, mark))
 		if len(val.y) > 0 && cfg.Patience > 0 && epoch-bestEpoch >= cfg.Patience {
 			if log != nil {
 				fmt.Fprintf(log, "early stop: no better val loss for %d epochs; keeping epoch %d\n", cfg.Patience, bestEpoch)

@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/edgeclass/edgeclass/camera"
+	"github.com/edgeclass/edgeclass/internal/progress"
 	"github.com/edgeclass/edgeclass/quantize"
 	"github.com/edgeclass/edgeclass/tflite"
 )
@@ -90,15 +91,14 @@ func runQuantize(args []string) error {
 		}
 	}
 
-	progress := func(done, total int) {
-		if done == total || done%25 == 0 {
-			fmt.Fprintf(os.Stderr, "\rcalibrating: %d/%d", done, total)
-		}
+	bar := progress.New(os.Stderr, "calibrating", cal.Len())
+	step := func(done, total int) {
+		bar.Add(1, "")
 		if done == total {
-			fmt.Fprintln(os.Stderr)
+			bar.Finish("")
 		}
 	}
-	st, err := quantize.Calibrate(fm, cal, quantize.CalibrateOptions{MinSamples: *minImages, Threads: *threads, Progress: progress})
+	st, err := quantize.Calibrate(fm, cal, quantize.CalibrateOptions{MinSamples: *minImages, Threads: *threads, Progress: step})
 	if err != nil {
 		return err
 	}

@@ -1,20 +1,19 @@
-package trainer
+// Package progress draws progress bars for long jobs on the command line.
+package progress
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
-// progress draws a progress bar with rate and ETA on one line of a terminal
+// Bar draws a progress bar with rate and ETA on one line of a terminal
 // (redrawn at most 10 times a second), or, when the writer is not a
 // terminal (a log file), prints a line every 30 seconds and at the end.
-type progress struct {
+type Bar struct {
 	mu    sync.Mutex
 	w     io.Writer
 	tty   bool
@@ -26,8 +25,9 @@ type progress struct {
 	drawn time.Time
 }
 
-func newProgress(w io.Writer, label string, total int) *progress {
-	p := &progress{w: w, label: label, total: total, start: time.Now()}
+// New starts a bar for total units of work on w; a nil w draws nothing.
+func New(w io.Writer, label string, total int) *Bar {
+	p := &Bar{w: w, label: label, total: total, start: time.Now()}
 	p.drawn = p.start
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
@@ -37,9 +37,9 @@ func newProgress(w io.Writer, label string, total int) *progress {
 	return p
 }
 
-// add records n more units of work done, with a note (e.g. the running
+// Add records n more units of work done, with a note (e.g. the running
 // loss) shown after the bar.
-func (p *progress) add(n int, note string) {
+func (p *Bar) Add(n int, note string) {
 	if p == nil || p.w == nil {
 		return
 	}
@@ -60,8 +60,8 @@ func (p *progress) add(n int, note string) {
 	}
 }
 
-// finish ends the bar's line with a final note.
-func (p *progress) finish(note string) {
+// Finish ends the bar's line with a final note.
+func (p *Bar) Finish(note string) {
 	if p == nil || p.w == nil {
 		return
 	}
@@ -77,7 +77,7 @@ func (p *progress) finish(note string) {
 	}
 }
 
-func (p *progress) line(now time.Time) string {
+func (p *Bar) line(now time.Time) string {
 	const width = 24
 	frac := 1.0
 	if p.total > 0 {
@@ -102,29 +102,4 @@ func (p *progress) line(now time.Time) string {
 		s += "  " + p.note
 	}
 	return s
-}
-
-// forEach calls fn(w, i) for i in [0, n) on the given number of
-// goroutines (w numbers the goroutine, for per-worker state) and returns when
-// all calls are done, or ctx's error once it is cancelled (calls in flight
-// finish; no new ones start).
-func forEach(ctx context.Context, n, workers int, fn func(w, i int)) error {
-	workers = max(1, min(workers, n))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(w, i)
-			}
-		}(w)
-	}
-	wg.Wait()
-	return ctx.Err()
 }
