@@ -9,11 +9,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/edgeclass/edgeclass/control"
+	"github.com/edgeclass/edgeclass/internal/progress"
 	"github.com/edgeclass/edgeclass/mqtt"
 )
 
@@ -137,10 +139,22 @@ func runPush(args []string) error {
 	if err != nil {
 		return err
 	}
-	progress := func(d string, f float64) { fmt.Fprintf(os.Stderr, "\r%-24s %3.0f%%", d, 100*f) }
+	// One bar for the fleet, in percent of the package sent to each device
+	// (pushes run in parallel).
+	bar := progress.New(os.Stderr, "pushing", 100*len(ids))
+	var mu sync.Mutex
+	sent := map[string]int{}
+	step := func(d string, f float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if pct := int(100 * f); pct > sent[d] {
+			bar.Add(pct-sent[d], d)
+			sent[d] = pct
+		}
+	}
 	results := cl.Rollout(ctx, ids, pkg, control.RolloutOptions{Canary: share, MaxFailures: *maxFailures,
-		PushOptions: control.PushOptions{ChunkSize: *chunk, WaitCommit: *waitCommit, Progress: progress}})
-	fmt.Fprintln(os.Stderr)
+		PushOptions: control.PushOptions{ChunkSize: *chunk, WaitCommit: *waitCommit, Progress: step}})
+	bar.Finish("")
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "DEVICE\tOUTCOME\tMODEL\tTOOK\tREASON")
 	failed := 0
