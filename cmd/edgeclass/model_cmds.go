@@ -1,9 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/classify"
@@ -123,6 +127,7 @@ func runBenchModel(args []string) error {
 	threads := fs.Int("threads", 1, "inference threads")
 	runs := fs.Int("runs", 50, "timed runs")
 	warmup := fs.Int("warmup", 5, "untimed runs first")
+	perOp := fs.Bool("ops", false, "also time each operator (as many runs again) and print them, slowest first")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -135,15 +140,34 @@ func runBenchModel(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := tflite.Benchmark(m, tflite.BenchOptions{Threads: *threads, Runs: *runs, Warmup: *warmup})
+	st, err := tflite.Benchmark(m, tflite.BenchOptions{Threads: *threads, Runs: *runs, Warmup: *warmup, PerOp: *perOp})
 	if err != nil {
 		return err
 	}
-	var ops []string
-	for _, o := range st.Ops {
-		ops = append(ops, o)
-	}
 	fmt.Printf("median_ms=%.3f min_ms=%.3f max_ms=%.3f runs=%d threads=%d\n", st.Median, st.Min, st.Max, *runs, *threads)
-	fmt.Printf("model=%s ops=%s\n", pos[0], strings.Join(ops, ","))
+	fmt.Printf("model=%s ops=%s\n", pos[0], strings.Join(st.Ops, ","))
+	if *perOp {
+		printOpTimes(os.Stdout, st.PerOp)
+	}
 	return nil
+}
+
+// printOpTimes prints per-operator medians, slowest first, with each one's
+// share of their sum and the running share.
+func printOpTimes(w io.Writer, ops []tflite.OpTime) {
+	var sum float64
+	for _, o := range ops {
+		sum += o.Median
+	}
+	sorted := slices.Clone(ops)
+	slices.SortStableFunc(sorted, func(a, b tflite.OpTime) int { return cmp.Compare(b.Median, a.Median) })
+	fmt.Fprintf(w, "per operator (median of each; sum %.3f ms):\n", sum)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "op\toperator\toutput\tms\tshare\tcumulative\t")
+	var cum float64
+	for _, o := range sorted {
+		cum += o.Median
+		fmt.Fprintf(tw, "%d\t%s\t%v\t%.3f\t%.1f%%\t%.1f%%\t\n", o.Index, o.Op, o.Output, o.Median, 100*o.Median/sum, 100*cum/sum)
+	}
+	tw.Flush()
 }
