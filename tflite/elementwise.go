@@ -113,12 +113,9 @@ type binaryOp struct {
 // shifted right once, rounding half up. MUL scales the product of the
 // centred inputs by a float32 scale and rounds to nearest even.
 type binaryQuant struct {
-	zp1, zp2, outZP int32
-	mul1, mul2      int32 // ADD/SUB multipliers (mul2 negative for SUB)
-	bias            int32 // rounding minus the zero points' contribution
-	shift           int32
+	kern.QAddParams         // ADD/SUB (Mul2 negative for SUB); OutZP, Lo and Hi for all
+	zp1, zp2        int32   // MUL
 	scale           float32 // MUL
-	lo, hi          int32
 }
 
 // addParams computes XNNPACK's ADD parameters for input/output scale
@@ -182,8 +179,8 @@ func prepareBinary(c *opContext) (kernel, error) {
 		return nil, err
 	}
 	p := &k.q
-	p.zp1, p.zp2, p.outZP = q1.zp, q2.zp, qo.zp
-	if p.lo, p.hi, err = activationRangeQuantized(act, out.def.Type, qo); err != nil {
+	p.zp1, p.zp2, p.OutZP = q1.zp, q2.zp, qo.zp
+	if p.Lo, p.Hi, err = activationRangeQuantized(act, out.def.Type, qo); err != nil {
 		return nil, err
 	}
 	switch c.op.Op {
@@ -194,7 +191,7 @@ func prepareBinary(c *opContext) (kernel, error) {
 			s2 = -s2
 		}
 		var ok bool
-		if p.mul1, p.mul2, p.bias, p.shift, ok = addParams(s1, s2, q1.zp, q2.zp); !ok {
+		if p.Mul1, p.Mul2, p.Bias, p.Shift, ok = addParams(s1, s2, q1.zp, q2.zp); !ok {
 			return nil, fmt.Errorf("input/output scale ratios %g and %g are outside [2^-10, 2^8)", s1, s2)
 		}
 	case OpMul:
@@ -236,21 +233,7 @@ func (k *binaryOp) fastAdd() bool {
 
 // run computes elements [lo, hi) of a fastAdd.
 func (k *binaryOp) run(lo, hi, _ int) {
-	out, a, b := k.qout[lo:hi], k.qa[lo:hi], k.qb[lo:hi]
-	p := &k.q
-	bias, m1, m2, sh, zp, qlo, qhi := p.bias, p.mul1, p.mul2, p.shift, p.outZP, p.lo, p.hi
-	a, b = a[:len(out)], b[:len(out)]
-	if k.signed {
-		for i := range out {
-			v := (bias+int32(int8(a[i]))*m1+int32(int8(b[i]))*m2)>>sh + zp
-			out[i] = byte(min(max(v, qlo), qhi))
-		}
-		return
-	}
-	for i := range out {
-		v := (bias+int32(a[i])*m1+int32(b[i])*m2)>>sh + zp
-		out[i] = byte(min(max(v, qlo), qhi))
-	}
+	kern.QAdd(k.qout[lo:hi], k.qa[lo:hi], k.qb[lo:hi], &k.q.QAddParams, k.signed)
 }
 
 func (k *binaryOp) rowFloat(out []float32, o1, o2 int) {
@@ -285,9 +268,9 @@ func (k *binaryOp) rowQuant(out []byte, o1, o2 int) {
 		var v int32
 		switch k.op {
 		case OpAdd, OpSub:
-			v = clamp32((p.bias+x*p.mul1+y*p.mul2)>>p.shift+p.outZP, p.lo, p.hi)
+			v = clamp32((p.Bias+x*p.Mul1+y*p.Mul2)>>p.Shift+p.OutZP, p.Lo, p.Hi)
 		case OpMul:
-			v = clamp32(kern.RoundEven(float32((x-p.zp1)*(y-p.zp2))*p.scale)+p.outZP, p.lo, p.hi)
+			v = clamp32(kern.RoundEven(float32((x-p.zp1)*(y-p.zp2))*p.scale)+p.OutZP, p.Lo, p.Hi)
 		case OpMaximum:
 			v = max(x, y)
 		case OpMinimum:

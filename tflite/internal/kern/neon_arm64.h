@@ -21,6 +21,17 @@
 #define FMIN4(d, n, m) WORD $(0x4ea0f400 | ((m)<<16) | ((n)<<5) | (d))
 #define SMAX4(d, n, m) WORD $(0x4ea06400 | ((m)<<16) | ((n)<<5) | (d))
 #define SMIN4(d, n, m) WORD $(0x4ea06c00 | ((m)<<16) | ((n)<<5) | (d))
+// SSHLL/USHLL by 0 (SXTL, UXTL): Vd.8H from the low (8B) or high (2: 16B)
+// bytes of Vn, Vd.4S from the low (4H) or high (2: 8H) halfwords; u is 1
+// for the unsigned forms.
+#define XTL8H(u, d, n) WORD $(0x0f08a400 | ((u)<<29) | ((n)<<5) | (d))
+#define XTL28H(u, d, n) WORD $(0x4f08a400 | ((u)<<29) | ((n)<<5) | (d))
+#define XTL4S(u, d, n) WORD $(0x0f10a400 | ((u)<<29) | ((n)<<5) | (d))
+#define XTL24S(u, d, n) WORD $(0x4f10a400 | ((u)<<29) | ((n)<<5) | (d))
+// MLA Vd.4S, Vn.4S, Vm.4S; SSHL Vd.4S, Vn.4S, Vm.4S (negative counts shift
+// right, arithmetically and truncating)
+#define MLA4(d, n, m) WORD $(0x4ea09400 | ((m)<<16) | ((n)<<5) | (d))
+#define SSHL4(d, n, m) WORD $(0x4ea04400 | ((m)<<16) | ((n)<<5) | (d))
 // XTN Vd.4H, Vn.4S; XTN2 Vd.8H, Vn.4S; XTN Vd.8B, Vn.8H; XTN2 Vd.16B, Vn.8H
 #define XTN4H(d, n) WORD $(0x0e612800 | ((n)<<5) | (d))
 #define XTN28H(d, n) WORD $(0x4e612800 | ((n)<<5) | (d))
