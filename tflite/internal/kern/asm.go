@@ -223,3 +223,27 @@ func gatherAsm(dst unsafe.Pointer, ldd int, ptrs []uintptr, taps, npix, n int) b
 	gatherTaps(dst, ldd, &ptrs[0], taps, npix, n)
 	return true
 }
+
+// qaddU8 computes n (a multiple of 16) elements of QAdd with uint8 inputs,
+// qaddI8 with int8 ones: AVX2 on amd64, NEON on arm64.
+//
+//go:noescape
+func qaddU8(out, a, b *byte, n int, p *QAddParams)
+
+//go:noescape
+func qaddI8(out, a, b *byte, n int, p *QAddParams)
+
+// qaddAsm computes the leading multiple of 16 elements of QAdd and returns
+// how many it did.
+func qaddAsm(out, a, b []byte, p *QAddParams, signed bool) int {
+	n := len(out) &^ 15
+	if n == 0 {
+		return 0
+	}
+	if signed {
+		qaddI8(&out[0], &a[0], &b[0], n, p)
+	} else {
+		qaddU8(&out[0], &a[0], &b[0], n, p)
+	}
+	return n
+}

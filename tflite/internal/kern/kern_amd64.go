@@ -191,27 +191,3 @@ func fdwKernel(l isa, p *fdwArgs) int {
 	}
 	return p.c
 }
-
-// qaddAVX2 computes n (a multiple of 16) elements of QAdd, reading the
-// inputs as uint8, or as int8 in qaddAVX2Signed.
-//
-//go:noescape
-func qaddAVX2(out, a, b *byte, n int, p *QAddParams)
-
-//go:noescape
-func qaddAVX2Signed(out, a, b *byte, n int, p *QAddParams)
-
-// qaddAsm computes the leading multiple of 16 elements of QAdd and returns
-// how many it did.
-func qaddAsm(out, a, b []byte, p *QAddParams, signed bool) int {
-	n := len(out) &^ 15
-	if n == 0 {
-		return 0
-	}
-	if signed {
-		qaddAVX2Signed(&out[0], &a[0], &b[0], n, p)
-	} else {
-		qaddAVX2(&out[0], &a[0], &b[0], n, p)
-	}
-	return n
-}

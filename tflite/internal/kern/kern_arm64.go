@@ -121,27 +121,3 @@ func fdwKernel(_ isa, p *fdwArgs) int {
 	}
 	return p.c
 }
-
-// qaddNEON computes n (a multiple of 16) elements of QAdd, reading the
-// inputs as uint8, or as int8 in qaddNEONSigned.
-//
-//go:noescape
-func qaddNEON(out, a, b *byte, n int, p *QAddParams)
-
-//go:noescape
-func qaddNEONSigned(out, a, b *byte, n int, p *QAddParams)
-
-// qaddAsm computes the leading multiple of 16 elements of QAdd and returns
-// how many it did.
-func qaddAsm(out, a, b []byte, p *QAddParams, signed bool) int {
-	n := len(out) &^ 15
-	if n == 0 {
-		return 0
-	}
-	if signed {
-		qaddNEONSigned(&out[0], &a[0], &b[0], n, p)
-	} else {
-		qaddNEON(&out[0], &a[0], &b[0], n, p)
-	}
-	return n
-}

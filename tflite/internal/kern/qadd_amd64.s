@@ -3,7 +3,7 @@
 #include "textflag.h"
 #include "go_asm.h"
 
-// QADD computes 16 elements per iteration: the bytes are widened to int32
+// QADD computes 16 elements per iteration with AVX2: the bytes are widened to int32
 // (movx: zero or sign extension), scaled, summed, shifted and clamped in
 // two registers of 8, then packed back to bytes (packb: unsigned or
 // signed saturation, exact since the values are already clamped). The
@@ -61,5 +61,5 @@ loop: \
 	VZEROUPPER; \
 	RET
 
-QADD(·qaddAVX2, VPMOVZXBD, VPACKUSWB)
-QADD(·qaddAVX2Signed, VPMOVSXBD, VPACKSSWB)
+QADD(·qaddU8, VPMOVZXBD, VPACKUSWB)
+QADD(·qaddI8, VPMOVSXBD, VPACKSSWB)

@@ -4,7 +4,7 @@
 #include "go_asm.h"
 #include "neon_arm64.h"
 
-// QADD computes 16 elements per iteration: the bytes are widened to int32
+// QADD computes 16 elements per iteration with NEON: the bytes are widened to int32
 // (u: 1 for uint8 inputs, 0 for int8), scaled and summed onto Bias with
 // MLA, shifted right, offset, clamped and narrowed back to bytes (exact:
 // the values are already clamped).
@@ -13,6 +13,21 @@
 // temporary. V0, V1 the input bytes, V2, V3 halfwords, V4-V7 a and
 // V16-V19 b widened, V20-V23 the sums, V8-V10 the narrowed output, V24
 // Bias, V25 Mul1, V26 Mul2, V27 -Shift, V28 OutZP, V29 Lo, V30 Hi.
+// DUPW broadcasts the int32 at off(R4) to the lanes of v.
+#define DUPW(off, v) \
+	MOVW off(R4), R5; \
+	VDUP R5, v.S4
+
+// WIDEN widens the 16 bytes of V(src) to int32 in V(d0)-V(d3), through
+// V2 and V3.
+#define WIDEN(u, src, d0, d1, d2, d3) \
+	XTL8H(u, 2, src); \
+	XTL28H(u, 3, src); \
+	XTL4S(u, d0, 2); \
+	XTL24S(u, d1, 2); \
+	XTL4S(u, d2, 3); \
+	XTL24S(u, d3, 3)
+
 #define QADD(name, u) \
 TEXT name(SB), NOSPLIT, $0-40; \
 	MOVD out+0(FP), R0; \
@@ -20,36 +35,20 @@ TEXT name(SB), NOSPLIT, $0-40; \
 	MOVD b+16(FP), R2; \
 	MOVD n+24(FP), R3; \
 	MOVD p+32(FP), R4; \
-	MOVW QAddParams_Bias(R4), R5; \
-	VDUP R5, V24.S4; \
-	MOVW QAddParams_Mul1(R4), R5; \
-	VDUP R5, V25.S4; \
-	MOVW QAddParams_Mul2(R4), R5; \
-	VDUP R5, V26.S4; \
+	DUPW(QAddParams_Bias, V24); \
+	DUPW(QAddParams_Mul1, V25); \
+	DUPW(QAddParams_Mul2, V26); \
 	MOVW QAddParams_Shift(R4), R5; \
 	NEG R5, R5; \
 	VDUP R5, V27.S4; \
-	MOVW QAddParams_OutZP(R4), R5; \
-	VDUP R5, V28.S4; \
-	MOVW QAddParams_Lo(R4), R5; \
-	VDUP R5, V29.S4; \
-	MOVW QAddParams_Hi(R4), R5; \
-	VDUP R5, V30.S4; \
+	DUPW(QAddParams_OutZP, V28); \
+	DUPW(QAddParams_Lo, V29); \
+	DUPW(QAddParams_Hi, V30); \
 loop: \
 	VLD1.P 16(R1), [V0.B16]; \
 	VLD1.P 16(R2), [V1.B16]; \
-	XTL8H(u, 2, 0); \
-	XTL28H(u, 3, 0); \
-	XTL4S(u, 4, 2); \
-	XTL24S(u, 5, 2); \
-	XTL4S(u, 6, 3); \
-	XTL24S(u, 7, 3); \
-	XTL8H(u, 2, 1); \
-	XTL28H(u, 3, 1); \
-	XTL4S(u, 16, 2); \
-	XTL24S(u, 17, 2); \
-	XTL4S(u, 18, 3); \
-	XTL24S(u, 19, 3); \
+	WIDEN(u, 0, 4, 5, 6, 7); \
+	WIDEN(u, 1, 16, 17, 18, 19); \
 	VMOV V24.B16, V20.B16; \
 	VMOV V24.B16, V21.B16; \
 	VMOV V24.B16, V22.B16; \
@@ -89,5 +88,5 @@ loop: \
 	BNE loop; \
 	RET
 
-QADD(·qaddNEON, 1)
-QADD(·qaddNEONSigned, 0)
+QADD(·qaddU8, 1)
+QADD(·qaddI8, 0)
