@@ -36,6 +36,9 @@ const (
 	// maxNoiseModelError bounds how far Gaussian noise of the int8 logits'
 	// SQNR may predict agreement from the measured one (fraction).
 	maxNoiseModelError = 0.04
+	// minHalfRange is the share of ReLU6 channels that must reach half
+	// of the range (the README's case that there is little imbalance).
+	minHalfRange = 0.8
 )
 
 func TestMobileNetFlowers(t *testing.T) {
@@ -132,6 +135,11 @@ func TestMobileNetFlowers(t *testing.T) {
 	}
 	if math.Abs(predicted-c.Eval.Agreement) > maxNoiseModelError {
 		t.Errorf("noise of the logits' SQNR predicts %.3f agreement, the int8 model measures %.3f: the noise model does not explain the disagreement", predicted, c.Eval.Agreement)
+	}
+	half, full := relu6Reach(t, fm, cal)
+	t.Logf("of the ReLU6 layers' channels, %.0f%% reach 3 on the calibration photos, %.0f%% reach 6", 100*half, 100*full)
+	if half < minHalfRange {
+		t.Errorf("only %.2f of the channels reach half of ReLU6's range: equalizing them may pay after all", half)
 	}
 	for _, l := range c.Layers[:5] {
 		t.Logf("  op %2d %-18s SQNR %5.1f dB, drop %4.1f dB, mean |err| %.4f  %s", l.OpIndex, l.Op, l.SQNR, l.Drop, l.MeanAbs, l.Tensor)
