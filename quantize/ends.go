@@ -14,15 +14,14 @@ import (
 type endsBound struct {
 	logits            int // float model's logits tensor
 	beta              float64
-	inScale, inZP     float64
-	outScale, outZP   float64
-	outLo, outHi      float64
+	in, out           affine
 	grid, probs, outq []float64
 }
 
 // newEndsBound returns nil unless both models end in a SOFTMAX whose
 // output is the float model's output 0 and whose quantized input and
-// output have one scale each.
+// output are int8 with one scale each (as Quantize writes them; a uint8
+// end is a QUANTIZE after the softmax).
 func newEndsBound(fm, qm *tflite.Model) *endsBound {
 	fop := lastSoftmax(fm)
 	qop := lastSoftmax(qm)
@@ -30,20 +29,16 @@ func newEndsBound(fm, qm *tflite.Model) *endsBound {
 		return nil
 	}
 	in, out := qm.Main().Tensors[qop.Inputs[0]], qm.Main().Tensors[qop.Outputs[0]]
-	if in.Quant == nil || len(in.Quant.Scale) != 1 || out.Quant == nil || len(out.Quant.Scale) != 1 {
+	if in.Type != tflite.Int8 || out.Type != tflite.Int8 || in.Quant == nil || len(in.Quant.Scale) != 1 || out.Quant == nil || len(out.Quant.Scale) != 1 {
 		return nil
-	}
-	lo, hi := -128.0, 127.0
-	if out.Type == tflite.Uint8 {
-		lo, hi = 0, 255
 	}
 	beta := 1.0
 	if o, ok := fop.Options.(*tflite.SoftmaxOptions); ok && o.Beta != 0 {
 		beta = float64(o.Beta)
 	}
 	return &endsBound{logits: fop.Inputs[0], beta: beta,
-		inScale: float64(in.Quant.Scale[0]), inZP: float64(in.Quant.ZeroPoint[0]),
-		outScale: float64(out.Quant.Scale[0]), outZP: float64(out.Quant.ZeroPoint[0]), outLo: lo, outHi: hi}
+		in:  affine{scale: float64(in.Quant.Scale[0]), zp: int32(in.Quant.ZeroPoint[0])},
+		out: affine{scale: float64(out.Quant.Scale[0]), zp: int32(out.Quant.ZeroPoint[0])}}
 }
 
 func lastSoftmax(m *tflite.Model) *tflite.Operator {
@@ -63,8 +58,7 @@ func (e *endsBound) top(logits []float32) int {
 		e.grid, e.probs, e.outq = make([]float64, len(logits)), make([]float64, len(logits)), make([]float64, len(logits))
 	}
 	for i, v := range logits {
-		q := math.Max(-128, math.Min(127, math.Round(float64(v)/e.inScale+e.inZP)))
-		e.grid[i] = (q - e.inZP) * e.inScale
+		e.grid[i] = e.in.scale * float64(int32(e.in.quantize(float64(v)))-e.in.zp)
 	}
 	m := e.grid[argmax(e.grid)]
 	var sum float64
@@ -73,7 +67,7 @@ func (e *endsBound) top(logits []float32) int {
 		sum += e.probs[i]
 	}
 	for i, p := range e.probs {
-		e.outq[i] = math.Max(e.outLo, math.Min(e.outHi, math.Round(p/sum/e.outScale+e.outZP)))
+		e.outq[i] = float64(e.out.quantize(p / sum))
 	}
 	return argmax(e.outq)
 }

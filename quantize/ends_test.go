@@ -9,7 +9,7 @@ import (
 // The 8-bit ends tie classes the float model tells apart: logits closer
 // than the logits grid's step, or probabilities closer than 1/256.
 func TestEndsBoundTop(t *testing.T) {
-	e := &endsBound{beta: 1, inScale: 0.1, inZP: 0, outScale: 1.0 / 256, outZP: -128, outLo: -128, outHi: 127}
+	e := &endsBound{beta: 1, in: affine{scale: 0.1}, out: softmaxOut}
 	for _, c := range []struct {
 		name   string
 		scale  float64
@@ -21,7 +21,7 @@ func TestEndsBoundTop(t *testing.T) {
 		{"same probability step", 0.0001, []float32{0, 0.001}, 0},
 		{"probabilities apart", 0.0001, []float32{0, 0.05}, 1},
 	} {
-		e.inScale = c.scale
+		e.in.scale = c.scale
 		if got := e.top(c.logits); got != c.want {
 			t.Errorf("%s: top %d, want %d", c.name, got, c.want)
 		}
