@@ -201,8 +201,15 @@ func isB64(v json.RawMessage) bool {
 }
 
 // loadInstance fills the classifier's input from an instance: an encoded
-// image {"b64": ...}, an object naming the input, or nested numbers.
+// image {"b64": ...}, an object naming the input (once) around either, or
+// nested numbers.
 func loadInstance(c *classify.Classifier, inst json.RawMessage) error {
+	return loadValue(c, inst, true)
+}
+
+// loadValue is loadInstance; named says an object may still name the
+// input. Allowing it once bounds the parsing a hostile request can cause.
+func loadValue(c *classify.Classifier, inst json.RawMessage, named bool) error {
 	in := c.Input()
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(inst, &obj) == nil {
@@ -221,11 +228,11 @@ func loadInstance(c *classify.Classifier, inst json.RawMessage) error {
 			}
 			return c.Spec.Load(in, img)
 		}
-		if len(obj) != 1 {
-			return fmt.Errorf("an object instance must name the one input %q", in.Name())
+		if len(obj) != 1 || !named {
+			return fmt.Errorf("an object instance must name the one input %q, once, around {\"b64\": ...} or numbers", in.Name())
 		}
 		for _, v := range obj {
-			return loadInstance(c, v)
+			return loadValue(c, v, false)
 		}
 	}
 	var flat []float64

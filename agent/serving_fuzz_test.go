@@ -43,6 +43,7 @@ func FuzzServingRequest(f *testing.F) {
 		{false, `{"instances": [{"image": ` + pixels + `}]}`},
 		{false, `{"instances": [[1, 2, 3]]}`},
 		{false, `{"instances": [[[[[[[[[[[1]]]]]]]]]]]}`},
+		{false, `{"instances": [{"image": {"image": [1]}}]}`},
 		{false, `{"instances": [["x"]]}`},
 		{false, `{}`},
 		{true, `{"examples": [{"image": {"b64": "` + b64 + `"}}]}`},

@@ -135,6 +135,7 @@ func TestServingErrors(t *testing.T) {
 		{base + ":predict", `{"instances": [{"b64": "AAAA"}]}`, "decode image"},
 		{base + ":predict", `{"instances": [["x"]]}`, "must be numbers"},
 		{base + ":predict", `{"instances": [` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `]}`, "nested deeper"},
+		{base + ":predict", `{"instances": [` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + `]}`, "once"},
 		{base + ":classify", `{"examples": [{"other": 1, "more": 2}]}`, "image"},
 		{srv.URL + "/v1/models/nope:predict", `{"instances": []}`, "Servable not found"},
 		{base + "/versions/9:predict", `{"instances": []}`, "Servable not found"},
