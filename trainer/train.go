@@ -172,6 +172,10 @@ func Train(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("write split: %w", err)
 	}
 	fmt.Fprint(log, splitTable(ds))
+	// Before the features, which take minutes.
+	if len(ds.Subset(SplitTest)) == 0 {
+		return nil, fmt.Errorf("split: the test split is empty; give it a share (--split) or a test/ folder")
+	}
 	lap("data")
 
 	// Backbone and features.
@@ -230,9 +234,6 @@ func Train(ctx context.Context, cfg Config) (*Result, error) {
 	train, _ := split(vals[0], SplitTrain)
 	val, _ := split(vals[0], SplitVal)
 	test, testIdx := split(vals[0], SplitTest)
-	if len(testIdx) == 0 {
-		return nil, fmt.Errorf("split: the test split is empty; give it a share (--split) or a test/ folder")
-	}
 	head, hist, best, err := trainHead(train, val, len(ds.Classes), cfg.Head, cfg.Seed, log)
 	if err != nil {
 		return nil, err

@@ -206,6 +206,7 @@ func TestTrainBadInputs(t *testing.T) {
 	}{
 		{"no data", func(c *Config) { c.Data = "" }, "no data folder"},
 		{"bad split", func(c *Config) { c.Ratios = Ratios{0.5, 0.5, 0.5} }, "must be >= 0"},
+		{"no test split", func(c *Config) { c.Ratios = Ratios{0.8, 0.2, 0} }, "test split is empty"},
 		{"bad augment", func(c *Config) { c.Augment.Zoom = 2 }, "zoom"},
 		{"bad head", func(c *Config) { c.Head.Balance = "x" }, "balance"},
 		{"backbone without feature layer", func(c *Config) { c.FeatureTensor = "input" }, "a feature vector is"},
