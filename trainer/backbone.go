@@ -450,7 +450,7 @@ func dequantize(def tflite.TensorDef, data []byte) ([]float32, error) {
 	out := make([]float32, n)
 	if def.Type == tflite.Float16 {
 		for i := range out {
-			out[i] = halfToFloat(binary.LittleEndian.Uint16(data[2*i:]))
+			out[i] = tflite.Float16ToFloat32(binary.LittleEndian.Uint16(data[2*i:]))
 		}
 		return out, nil
 	}
@@ -493,26 +493,6 @@ func dequantize(def tflite.TensorDef, data []byte) ([]float32, error) {
 		out[i] = q.Scale[c] * (v - zeroPoint(c))
 	}
 	return out, nil
-}
-
-// halfToFloat converts an IEEE 754 binary16 value.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // inf, nan
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: value = frac * 2^-24
-		v := float32(frac) / (1 << 24)
-		if sign != 0 {
-			v = -v
-		}
-		return v
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
 }
 
 // float32Bytes returns the little-endian bytes of f, 16-byte aligned as the
