@@ -219,7 +219,9 @@ func (it *Interpreter) allocate(maxArena int64, keepAll bool) error {
 		t := &Tensor{index: i, def: def, n: int(count)}
 		it.tensors[i] = t
 		if data := it.model.Buffers[def.Buffer]; len(data) > 0 {
-			t.data = data
+			// Load aligns what it reads; models built in memory may not
+			// be, and typed views need it (a copy only then).
+			t.data = aligned(data)
 			continue
 		}
 		if first[i] == -2 {

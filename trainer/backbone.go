@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"unsafe"
 
 	"github.com/edgeclass/edgeclass/camera"
 	"github.com/edgeclass/edgeclass/tflite"
@@ -324,9 +323,7 @@ func floatGraph(src *tflite.Model, feat int, spec camera.InputSpec) (*tflite.Mod
 				if err != nil && convErr == nil {
 					convErr = fmt.Errorf("tensor %q: %w", def.Name, err)
 				}
-				data = float32Bytes(f)
-			} else {
-				data = alignedCopy(data)
+				data = tflite.ToBytes(f)
 			}
 			nd.Buffer = len(out.Buffers)
 			out.Buffers = append(out.Buffers, data)
@@ -493,27 +490,4 @@ func dequantize(def tflite.TensorDef, data []byte) ([]float32, error) {
 		out[i] = q.Scale[c] * (v - zeroPoint(c))
 	}
 	return out, nil
-}
-
-// float32Bytes returns the little-endian bytes of f, 16-byte aligned as the
-// engine's typed views of constants require (aliasing f when it is).
-func float32Bytes(f []float32) []byte {
-	if len(f) == 0 {
-		return nil
-	}
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
-	if uintptr(unsafe.Pointer(&b[0]))%16 != 0 {
-		return alignedCopy(b)
-	}
-	return b
-}
-
-// alignedCopy copies b into memory that starts on a 16-byte boundary.
-func alignedCopy(b []byte) []byte {
-	w := make([]float32, (len(b)+3)/4+4)
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), 4*len(w))
-	off := int((16 - uintptr(unsafe.Pointer(&raw[0]))%16) % 16)
-	c := raw[off : off+len(b) : off+len(b)]
-	copy(c, b)
-	return c
 }

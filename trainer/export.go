@@ -28,7 +28,7 @@ func floatClassifier(bb *Backbone, h *Head, classes []string) (*tflite.Model, er
 	}
 	m := &tflite.Model{Version: 3, Buffers: slices.Clone(bb.Model.Buffers)}
 	addConst := func(name string, shape []int, data []float32) int {
-		m.Buffers = append(m.Buffers, float32Bytes(slices.Clone(data)))
+		m.Buffers = append(m.Buffers, tflite.ToBytes(data))
 		g.Tensors = append(g.Tensors, tflite.TensorDef{Name: name, Type: tflite.Float32, Shape: shape, Buffer: len(m.Buffers) - 1})
 		return len(g.Tensors) - 1
 	}

@@ -756,7 +756,7 @@ func (n *topNet) export() *tflite.Model {
 	m := withOutputs(n.model, n.model.Main().Outputs)
 	sg := m.Main()
 	for _, p := range n.params {
-		m.Buffers[sg.Tensors[p.tensor].Buffer] = float32Bytes(slices.Clone(p.w))
+		m.Buffers[sg.Tensors[p.tensor].Buffer] = tflite.ToBytes(p.w)
 	}
 	return m
 }

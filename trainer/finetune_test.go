@@ -33,7 +33,7 @@ func tinyTop(act tflite.Activation, seed uint64) *tflite.Model {
 		for i := range v {
 			v[i] = float32(rng.NormFloat64() * scale)
 		}
-		m.Buffers = append(m.Buffers, float32Bytes(v))
+		m.Buffers = append(m.Buffers, tflite.ToBytes(v))
 		t := tensor(shape...)
 		g.Tensors[t].Buffer = len(m.Buffers) - 1
 		return t
