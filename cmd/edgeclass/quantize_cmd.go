@@ -92,13 +92,9 @@ func runQuantize(args []string) error {
 	}
 
 	bar := progress.New(os.Stderr, "calibrating", cal.Len())
-	step := func(done, total int) {
-		bar.Add(1, "")
-		if done == total {
-			bar.Finish("")
-		}
-	}
-	st, err := quantize.Calibrate(fm, cal, quantize.CalibrateOptions{MinSamples: *minImages, Threads: *threads, Progress: step})
+	st, err := quantize.Calibrate(fm, cal, quantize.CalibrateOptions{MinSamples: *minImages, Threads: *threads,
+		Progress: func(int, int) { bar.Add(1, "") }})
+	bar.Finish("") // also on an error, so it starts its own line
 	if err != nil {
 		return err
 	}
