@@ -268,7 +268,7 @@ func (k *binaryOp) rowQuant(out []byte, o1, o2 int) {
 		var v int32
 		switch k.op {
 		case OpAdd, OpSub:
-			v = clamp32((p.Bias+x*p.Mul1+y*p.Mul2)>>p.Shift+p.OutZP, p.Lo, p.Hi)
+			v = p.One(x, y)
 		case OpMul:
 			v = clamp32(kern.RoundEven(float32((x-p.zp1)*(y-p.zp2))*p.scale)+p.OutZP, p.Lo, p.Hi)
 		case OpMaximum:

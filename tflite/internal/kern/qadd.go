@@ -22,18 +22,21 @@ func QAdd(out, a, b []byte, p *QAddParams, signed bool) {
 	qaddGo(out[done:], a[done:], b[done:], p, signed)
 }
 
+// One computes one output from input values x and y (the stored int8 or
+// uint8 bytes, widened).
+func (p *QAddParams) One(x, y int32) int32 {
+	return min(max((p.Bias+x*p.Mul1+y*p.Mul2)>>p.Shift+p.OutZP, p.Lo), p.Hi)
+}
+
 func qaddGo(out, a, b []byte, p *QAddParams, signed bool) {
-	bias, m1, m2, sh, zp, lo, hi := p.Bias, p.Mul1, p.Mul2, p.Shift, p.OutZP, p.Lo, p.Hi
 	a, b = a[:len(out)], b[:len(out)]
 	if signed {
 		for i := range out {
-			v := (bias+int32(int8(a[i]))*m1+int32(int8(b[i]))*m2)>>sh + zp
-			out[i] = byte(min(max(v, lo), hi))
+			out[i] = byte(p.One(int32(int8(a[i])), int32(int8(b[i]))))
 		}
 		return
 	}
 	for i := range out {
-		v := (bias+int32(a[i])*m1+int32(b[i])*m2)>>sh + zp
-		out[i] = byte(min(max(v, lo), hi))
+		out[i] = byte(p.One(int32(a[i]), int32(b[i])))
 	}
 }

@@ -55,14 +55,10 @@ func BenchmarkQAdd(b *testing.B) {
 	const n = 56 * 56 * 24 // MobileNetV2's first residual ADD
 	x, y, out := randBytes(rng, n), randBytes(rng, n), make([]byte, n)
 	p := &QAddParams{Bias: 1 << 19, Mul1: 1 << 19, Mul2: 3 << 18, Shift: 20, OutZP: 3, Lo: 0, Hi: 255}
-	defer func(l isa) { level = l }(level)
-	for _, l := range levels {
-		level = l
-		b.Run(l.String(), func(b *testing.B) {
-			b.SetBytes(n)
-			for b.Loop() {
-				QAdd(out, x, y, p, false)
-			}
-		})
-	}
+	forBenchLevels(b, func(b *testing.B) {
+		b.SetBytes(n)
+		for b.Loop() {
+			QAdd(out, x, y, p, false)
+		}
+	})
 }
