@@ -53,10 +53,10 @@ func (p *Bar) Add(n int, note string) {
 	switch {
 	case p.tty && (now.Sub(p.drawn) >= 100*time.Millisecond || p.done >= p.total):
 		p.drawn = now
-		fmt.Fprintf(p.w, "\r%s\x1b[K", p.line(now))
+		fmt.Fprintf(p.w, "\r%s\x1b[K", p.line(now, false))
 	case !p.tty && now.Sub(p.drawn) >= 30*time.Second && p.done < p.total:
 		p.drawn = now
-		fmt.Fprintln(p.w, p.line(now))
+		fmt.Fprintln(p.w, p.line(now, false))
 	}
 }
 
@@ -71,13 +71,15 @@ func (p *Bar) Finish(note string) {
 		p.note = note
 	}
 	if p.tty {
-		fmt.Fprintf(p.w, "\r%s\x1b[K\n", p.line(time.Now()))
+		fmt.Fprintf(p.w, "\r%s\x1b[K\n", p.line(time.Now(), true))
 	} else {
-		fmt.Fprintln(p.w, p.line(time.Now()))
+		fmt.Fprintln(p.w, p.line(time.Now(), true))
 	}
 }
 
-func (p *Bar) line(now time.Time) string {
+// line draws the bar; a finished one says how long it took even when
+// some work was skipped (done < total).
+func (p *Bar) line(now time.Time, finished bool) string {
 	const width = 24
 	frac := 1.0
 	if p.total > 0 {
@@ -92,7 +94,7 @@ func (p *Bar) line(now time.Time) string {
 		rate = float64(p.done) / el.Seconds()
 		eta = (time.Duration(float64(el) / frac * (1 - frac))).Round(time.Second).String()
 	}
-	if p.done >= p.total {
+	if finished || p.done >= p.total {
 		eta = "done in " + el.Round(100*time.Millisecond).String()
 	} else {
 		eta = "ETA " + eta

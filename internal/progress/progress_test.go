@@ -24,5 +24,13 @@ func TestLogLines(t *testing.T) {
 			t.Errorf("log output %q lacks %q", out, want)
 		}
 	}
+	// A bar finished early (work skipped) still says it is done.
+	buf.Reset()
+	b = New(&buf, "push", 200)
+	b.Add(100, "")
+	b.Finish("")
+	if out := buf.String(); !strings.Contains(out, "done in") || strings.Contains(out, "ETA") {
+		t.Errorf("bar finished at 100/200: %q, want it done", out)
+	}
 	New(nil, "quiet", 1).Add(1, "") // a nil writer draws nothing
 }
