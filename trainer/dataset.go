@@ -35,8 +35,6 @@ type Item struct {
 	Split  string   // "train", "val" or "test"; set by the folder layout or Split
 	SHA256 [32]byte // of the file's bytes
 	DHash  Hash     // perceptual hash of the picture
-	Width  int
-	Height int
 }
 
 // Skipped is a file that was left out, and why.
@@ -63,7 +61,7 @@ func OpenDataset(ctx context.Context, dir string, workers int) (*Dataset, error)
 }
 
 // ScanDataset is OpenDataset without decoding: it reads each image only to
-// hash its bytes, so its Items have no DHash, Width or Height, and a broken
+// hash its bytes, so its Items have no DHash, and a broken
 // image is found when it is loaded. Evaluation uses it: it decodes the
 // images it classifies once, and only those.
 func ScanDataset(ctx context.Context, dir string, workers int) (*Dataset, error) {
@@ -227,8 +225,7 @@ func readItem(path string, decode bool) (Item, error) {
 	if err != nil {
 		return Item{}, err
 	}
-	b := img.Bounds()
-	return Item{SHA256: sha256.Sum256(data), DHash: dhash(img), Width: b.Dx(), Height: b.Dy()}, nil
+	return Item{SHA256: sha256.Sum256(data), DHash: dhash(img)}, nil
 }
 
 // Path returns the item's file path.

@@ -143,7 +143,6 @@ func viewKey(sum [32]byte, view int, aug Augment, seed uint64) [32]byte {
 // Features holds a tensor's values for a data set's items: Vec[i][v] is
 // view v of item i (view 0 the original).
 type Features struct {
-	Dim int
 	Vec [][][]float32
 }
 
@@ -155,7 +154,7 @@ type Features struct {
 func extractFeatures(ctx context.Context, bb *Backbone, tensors []int, caches []*featureCache, ds *Dataset, aug Augment, seed uint64, workers int, log io.Writer) ([]*Features, error) {
 	out := make([]*Features, len(tensors))
 	for k := range tensors {
-		out[k] = &Features{Dim: caches[k].dim, Vec: make([][][]float32, len(ds.Items))}
+		out[k] = &Features{Vec: make([][][]float32, len(ds.Items))}
 	}
 	type job struct {
 		item  int
