@@ -251,7 +251,7 @@ type thumb struct {
 	color1, color2 color.Color
 }
 
-// contactSheetPNG draws thumbnails in a grid, eight to a row.
+// contactSheetPNG draws thumbnails in a grid, seven to a row.
 func contactSheetPNG(path, title string, thumbs []thumb) error {
 	const size, capH, perRow = 140, 2*lineH + 6, 7
 	rows := (len(thumbs) + perRow - 1) / perRow

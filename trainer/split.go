@@ -102,22 +102,13 @@ func SplitData(ds *Dataset, ch *Checks, r Ratios, seed uint64) error {
 			}
 		}
 	}
+	train := ds.Counts(SplitTrain)
 	for c := range ds.Classes {
-		if n := countSplit(ds, SplitTrain, c); n == 0 {
+		if train[c] == 0 {
 			return fmt.Errorf("split: class %q has no training images (it has %d in all)", ds.Classes[c], total[c])
 		}
 	}
 	return nil
-}
-
-func countSplit(ds *Dataset, split string, class int) int {
-	n := 0
-	for _, it := range ds.Items {
-		if it.Split == split && it.Class == class {
-			n++
-		}
-	}
-	return n
 }
 
 // splitFile is the JSON form of a split, written to the output folder so

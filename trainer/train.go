@@ -321,8 +321,8 @@ func Train(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// calibrationItems picks up to 200 training images, spread over the
-// classes, for int8 calibration.
+// calibrationItems picks up to 200 training images at random (seeded) for
+// int8 calibration; a shuffle of a stratified split keeps the class mix.
 func calibrationItems(ds *Dataset, seed uint64) []int {
 	idx := ds.Subset(SplitTrain)
 	rng := rand.New(rand.NewPCG(seed, 0x63616c6962))
